@@ -1,0 +1,94 @@
+/*
+ * dnsmsg: DNS wire format, and the only module that includes ldns.
+ * Builds each query's wire form once (EDNS0, optional NSID option, RD off),
+ * so that sending only patches the message ID; parses replies into a plain
+ * struct with fixed-size buffers, so the rest of the probe never sees ldns
+ * and never allocates per reply. It does no I/O.
+ */
+#ifndef ANYCAST_PROBE_DNSMSG_H
+#define ANYCAST_PROBE_DNSMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNSMSG_CLASS_IN 1
+#define DNSMSG_CLASS_CH 3
+#define DNSMSG_TYPE_SOA 6
+#define DNSMSG_TYPE_TXT 16
+#define DNSMSG_MAX_NAME 255   /* wire form */
+#define DNSMSG_MAX_NSID 512   /* bytes of NSID kept */
+#define DNSMSG_MAX_TXT 1024   /* bytes of TXT kept (strings concatenated) */
+
+/* A query, built once. wire[0..1] is the ID. */
+struct dnsmsg_query {
+	uint8_t *wire;
+	size_t len;
+	uint8_t qname[DNSMSG_MAX_NAME]; /* wire form, lower-cased */
+	size_t qname_len;
+	uint16_t qtype;
+	uint16_t qclass;
+};
+
+/* A parsed reply. Fields are valid only as the flags say. */
+struct dnsmsg_reply {
+	size_t size;          /* bytes received */
+	uint16_t id;
+	bool qr, aa, tc;
+	int rcode;            /* with the EDNS extended rcode bits */
+	unsigned ancount;     /* answer RRs actually parsed */
+	bool has_question;
+	uint8_t qname[DNSMSG_MAX_NAME]; /* wire form, lower-cased */
+	size_t qname_len;
+	uint16_t qtype, qclass;
+	bool has_nsid;
+	uint8_t nsid[DNSMSG_MAX_NSID];
+	size_t nsid_len;
+	bool has_txt;         /* first TXT RR of the answer section */
+	uint8_t txt[DNSMSG_MAX_TXT]; /* its strings concatenated, raw bytes */
+	size_t txt_len;
+	bool has_serial;      /* SOA in the answer (or authority) section */
+	uint32_t serial;
+};
+
+/* Build the wire form of NAME TYPE CLASS with RD off and a zero ID; with
+ * EDNS0 (UDP size edns_size) when edns_size > 0, and the NSID option when
+ * nsid. Returns 0 or -EINVAL (bad name), -ENOMEM. */
+int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
+		       uint16_t class, uint16_t edns_size, bool nsid);
+void dnsmsg_query_clear(struct dnsmsg_query *q); /* frees wire; safe twice */
+
+/* Put ID into a wire buffer (query or anything else). */
+static inline void dnsmsg_set_id(uint8_t *wire, uint16_t id)
+{
+	wire[0] = (uint8_t)(id >> 8);
+	wire[1] = (uint8_t)id;
+}
+
+/* Parse BUF. Returns 0 when it is a well-formed DNS response, -EBADMSG when
+ * it is malformed (out->size and, when at least 12 bytes, out->id are still
+ * set). Never reads outside BUF; never allocates beyond what ldns needs. */
+int dnsmsg_reply_parse(const uint8_t *buf, size_t len, struct dnsmsg_reply *out);
+
+/* True when the reply's question section is the query's (name compared
+ * case-insensitively, type and class equal). */
+bool dnsmsg_question_matches(const struct dnsmsg_query *q,
+			     const struct dnsmsg_reply *r);
+
+/* Peek at the ID of a message of at least 2 bytes. */
+static inline uint16_t dnsmsg_get_id(const uint8_t *wire)
+{
+	return (uint16_t)(wire[0] << 8 | wire[1]);
+}
+
+/* Names of things. Each returns 0 or -EINVAL. */
+int dnsmsg_parse_type(const char *text, uint16_t *out);   /* "SOA", "TYPE65" */
+int dnsmsg_parse_class(const char *text, uint16_t *out);  /* "IN", "CH", "CLASS3" */
+int dnsmsg_check_name(const char *text);                   /* a valid domain name */
+/* Write the name into BUF (always NUL-terminated): "SOA", "TYPE65535". */
+const char *dnsmsg_type_name(uint16_t type, char *buf, size_t len);
+const char *dnsmsg_class_name(uint16_t class, char *buf, size_t len);
+/* "NOERROR", "SERVFAIL", "BADVERS", else "RCODE23". */
+const char *dnsmsg_rcode_name(int rcode, char *buf, size_t len);
+
+#endif

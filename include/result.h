@@ -1,0 +1,58 @@
+/*
+ * result: what one finished query says, the record that probe fills and
+ * report turns into a line. Plain data, no functions.
+ *
+ * Strings that came from the network (nsid, identity, instance) are raw
+ * bytes as received: pointers into the probe's per-round storage, valid
+ * until the next round starts. Whoever prints them must sanitise them.
+ */
+#ifndef ANYCAST_PROBE_RESULT_H
+#define ANYCAST_PROBE_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+/* Values of the `result_code` field, as inputs.dns_query has them. */
+enum result_kind { RESULT_SUCCESS = 0, RESULT_TIMEOUT = 1, RESULT_ERROR = 2 };
+
+/* Where `instance` came from. */
+enum result_source { SOURCE_NONE = 0, SOURCE_NSID, SOURCE_HOSTNAME_BIND,
+		     SOURCE_ID_SERVER };
+
+struct result {
+	const struct conf_target *target;
+	const struct conf_server *server;
+	const struct conf_query *query;
+	unsigned transport;     /* CONF_UDP or CONF_TCP */
+	enum result_kind kind;
+	unsigned attempts;      /* 1 + retries used */
+	int64_t timestamp_ns;   /* CLOCK_REALTIME at send of the last attempt */
+	int64_t rtt_ns;         /* answered attempt, send to receive; -1: none */
+	int64_t connect_ns;     /* TCP handshake of the last attempt; -1: none */
+	const char *error;      /* short cause when kind == RESULT_ERROR and no
+				 * rcode explains it ("connection refused");
+				 * NULL otherwise. Static storage. */
+	/* A DNS response arrived: */
+	bool has_reply;
+	int rcode;
+	bool aa, tc;
+	unsigned answers;
+	unsigned response_bytes;
+	bool has_serial;
+	uint32_t serial;
+	int hop_limit;          /* -1: unknown (TCP rows, or no ancillary data) */
+	const uint8_t *nsid;    /* NULL: the reply had no NSID option */
+	size_t nsid_len;
+	const uint8_t *identity; /* TXT answer of a CHAOS identity query; NULL */
+	size_t identity_len;
+	/* Filled in at the end of the round by the SPEC rule: */
+	const uint8_t *instance; /* NULL: unknown */
+	size_t instance_len;
+	enum result_source instance_source;
+	int instance_changed;    /* -1: absent, 0 false, 1 true */
+};
+
+#endif
