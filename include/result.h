@@ -29,7 +29,7 @@ struct result {
 	unsigned transport;     /* CONF_UDP or CONF_TCP */
 	enum result_kind kind;
 	unsigned attempts;      /* 1 + retries used */
-	int64_t timestamp_ns;   /* CLOCK_REALTIME at send of the last attempt */
+	int64_t timestamp_ns;   /* CLOCK_REALTIME at send of the first attempt */
 	int64_t rtt_ns;         /* answered attempt, send to receive; -1: none */
 	int64_t connect_ns;     /* TCP handshake of the last attempt; -1: none */
 	const char *error;      /* short cause when kind == RESULT_ERROR and no

@@ -1,0 +1,63 @@
+/*
+ * net: the probe's own sockets. Nonblocking UDP and TCP over IPv4 and IPv6,
+ * TCP's two-byte length framing, the reply's hop limit (IP_RECVTTL /
+ * IPV6_RECVHOPLIMIT) and ICMP errors on unconnected UDP sockets (IP_RECVERR
+ * / IPV6_RECVERR, read from the error queue). It knows nothing of DNS
+ * beyond the framing, and does not wait: loop does.
+ */
+#ifndef ANYCAST_PROBE_NET_H
+#define ANYCAST_PROBE_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A received UDP datagram or error-queue entry. */
+struct net_msg {
+	uint8_t *buf;    /* caller's buffer */
+	size_t cap;      /* its size */
+	size_t len;      /* bytes received (the datagram may have been cut at cap) */
+	bool truncated;  /* longer than cap */
+	struct sockaddr_storage peer; /* source; for an error, the original destination */
+	socklen_t peerlen;
+	int hop_limit;   /* -1 when the kernel gave none */
+	int error;       /* error-queue entries: the errno the ICMP error maps to */
+};
+
+/* A UDP socket of FAMILY (AF_INET, AF_INET6), nonblocking, close-on-exec,
+ * asking for hop limits and ICMP errors. Returns the fd or -errno. */
+int net_udp_open(int family);
+
+/* Send one datagram. Returns 0, -EAGAIN (buffer full: try later) or -errno. */
+int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
+		 const void *buf, size_t len);
+
+/* Receive one datagram into M. Returns 0, -EAGAIN when drained, or -errno
+ * (a pending ICMP error may surface here too: read the error queue). */
+int net_udp_recv(int fd, struct net_msg *m);
+
+/* Read one entry of the error queue: M->buf gets the offending packet's
+ * payload as far as the kernel kept it, M->peer its destination, M->error
+ * the errno. Returns 0, -EAGAIN when empty, or -errno. */
+int net_udp_recv_error(int fd, struct net_msg *m);
+
+/* Start a nonblocking TCP connection. Returns the fd (connection under way
+ * or done: wait for EPOLLOUT) or -errno for an immediate failure. */
+int net_tcp_connect(const struct sockaddr *to, socklen_t tolen);
+
+/* After EPOLLOUT: 0 when connected, else -errno of the failed connect. */
+int net_tcp_connect_result(int fd);
+
+/* Same address and port (IPv4 or IPv6; IPv6 compares scope too). */
+bool net_addr_equal(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b);
+
+/* Short lower-case cause for an errno, for the `error` field:
+ * "connection refused", "network unreachable", ... */
+const char *net_strerror(int err);
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the limit. */
+long net_raise_fd_limit(void);
+
+#endif

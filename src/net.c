@@ -1,0 +1,233 @@
+/*
+ * net: nonblocking sockets; see include/net.h. The probe's UDP sockets are
+ * unconnected (one socket serves many servers), so ICMP errors arrive only
+ * through IP_RECVERR's error queue, with the original query attached: that
+ * is how an unreachable or refused UDP query becomes an error at once.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int setopt(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+int net_udp_open(int family)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		ok = setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) == 0 &&
+		     setopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1) == 0 &&
+		     setopt(fd, IPPROTO_IPV6, IPV6_RECVERR, 1) == 0;
+	} else {
+		ok = setopt(fd, IPPROTO_IP, IP_RECVTTL, 1) == 0 &&
+		     setopt(fd, IPPROTO_IP, IP_RECVERR, 1) == 0;
+	}
+	if (!ok) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	/* Many replies may land between two turns of the loop. */
+	(void)setopt(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+	return fd;
+}
+
+int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
+		 const void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = sendto(fd, buf, len, 0, to, tolen);
+
+		if (n >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return -errno;
+	}
+}
+
+static void read_cmsgs(struct msghdr *mh, struct net_msg *m)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+	     c = CMSG_NXTHDR(mh, c)) {
+		int v;
+
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 &&
+		     c->cmsg_type == IPV6_HOPLIMIT)) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			m->hop_limit = v;
+		} else if ((c->cmsg_level == IPPROTO_IP &&
+			    c->cmsg_type == IP_RECVERR) ||
+			   (c->cmsg_level == IPPROTO_IPV6 &&
+			    c->cmsg_type == IPV6_RECVERR)) {
+			struct sock_extended_err ee;
+
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			m->error = (int)ee.ee_errno;
+		}
+	}
+}
+
+static int recv_common(int fd, struct net_msg *m, int flags)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t buf[512];
+	} control;
+	struct iovec iov = { .iov_base = m->buf, .iov_len = m->cap };
+	struct msghdr mh = {
+		.msg_name = &m->peer,
+		.msg_namelen = sizeof(m->peer),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	ssize_t n;
+
+	do
+		n = recvmsg(fd, &mh, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	m->len = (size_t)n;
+	m->truncated = (mh.msg_flags & MSG_TRUNC) != 0;
+	m->peerlen = mh.msg_namelen;
+	m->hop_limit = -1;
+	m->error = 0;
+	read_cmsgs(&mh, m);
+	return 0;
+}
+
+int net_udp_recv(int fd, struct net_msg *m)
+{
+	return recv_common(fd, m, 0);
+}
+
+int net_udp_recv_error(int fd, struct net_msg *m)
+{
+	int rc = recv_common(fd, m, MSG_ERRQUEUE);
+
+	if (rc == 0 && m->error == 0)
+		m->error = EIO;
+	return rc;
+}
+
+int net_tcp_connect(const struct sockaddr *to, socklen_t tolen)
+{
+	int fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+
+	if (fd < 0)
+		return -errno;
+	(void)setopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, 1);
+	if (connect(fd, to, tolen) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int net_tcp_connect_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+bool net_addr_equal(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		       (x->sin6_scope_id == y->sin6_scope_id ||
+			x->sin6_scope_id == 0 || y->sin6_scope_id == 0);
+	}
+	return false;
+}
+
+const char *net_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case ECONNREFUSED:
+		return "connection refused";
+	case ENETUNREACH:
+		return "network unreachable";
+	case EHOSTUNREACH:
+		return "host unreachable";
+	case ECONNRESET:
+		return "connection reset";
+	case EPIPE:
+		return "connection closed";
+	case ETIMEDOUT:
+		return "timed out";
+	case EADDRNOTAVAIL:
+		return "address not available";
+	case EAFNOSUPPORT:
+	case EPROTONOSUPPORT:
+		return "address family not supported";
+	case EACCES:
+	case EPERM:
+		return "permission denied";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files";
+	case ENOBUFS:
+	case ENOMEM:
+		return "out of buffer space";
+	case EMSGSIZE:
+		return "message too long";
+	case EPROTO:
+		return "protocol error";
+	default:
+		return "network error";
+	}
+}
+
+long net_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur > 1L << 20 ? 1L << 20 : (long)rl.rlim_cur;
+}
