@@ -1,0 +1,444 @@
+/*
+ * main: wires the modules together and owns the process: the command line,
+ * the triggers (stdin lines, SIGHUP/SIGUSR1/SIGUSR2, the own timer), the
+ * shutdown (stdin EOF, SIGTERM, SIGINT) and writing each round to stdout.
+ * Only main exits: 0 ok, 1 a query failed (--once), 2 usage or config.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "lineproto.h"
+#include "log.h"
+#include "loop.h"
+#include "probe.h"
+#include "report.h"
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+#define EXIT_QUERY_FAILED 1
+#define EXIT_USAGE 2
+/* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s. */
+#define SHUTDOWN_GRACE_NS (800 * NS_PER_MS)
+#define MAX_ADHOC 256
+
+struct app {
+	const struct conf *conf;
+	struct loop *loop;
+	struct probe *probe;
+	struct lineproto out;
+	bool text;
+	bool pending;      /* a trigger arrived during a round */
+	bool quit;         /* stdin EOF or SIGTERM/SIGINT */
+	int64_t quit_deadline_ns;
+	uint64_t rounds;
+	struct loop_handler stdin_h;
+	struct loop_handler sig_h;
+	struct loop_timer interval;
+	int sigfd;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: anycast-probe [-c FILE] [--once] [--format influx|text] "
+	      "[--check-config]\n"
+	      "       anycast-probe [--once] -s ADDR[#PORT] [-s ...] "
+	      "[-q 'NAME [TYPE [CLASS]]' ...] [-t udp|tcp]\n"
+	      "\n"
+	      "  -c, --config FILE   INI config (default " CONF_DEFAULT_PATH ")\n"
+	      "  -s, --server ADDR   ad-hoc target address (repeatable)\n"
+	      "  -q, --query Q       ad-hoc query, default '. SOA IN' (repeatable)\n"
+	      "  -t, --transport T   ad-hoc transport: udp, tcp or 'udp tcp'\n"
+	      "      --once          run one round, print it, exit (0 all answered,\n"
+	      "                      1 some query got no DNS response)\n"
+	      "      --format F      influx (line protocol, default) or text\n"
+	      "      --check-config  validate, print the effective config, exit\n"
+	      "  -v, --verbose       debug lines (D!) on stderr\n"
+	      "  -h, --help          this text\n"
+	      "  -V, --version       version\n"
+	      "\n"
+	      "Without --once a round runs per line on stdin, per SIGHUP/SIGUSR1/\n"
+	      "SIGUSR2 and per `interval`; stdin EOF or SIGTERM ends it (Telegraf\n"
+	      "inputs.execd). Example configs: conf/ in the source tree, or\n"
+	      "share/doc/anycast-probe/ where installed.\n",
+	      f);
+}
+
+/* Write all of BUF; false when stdout is gone. */
+static bool write_all(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				/* Nonblocking stdout inherited: wait a bit. */
+				usleep(1000);
+				continue;
+			}
+			return false;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Print the finished round; returns false when stdout is gone. */
+static bool emit_round(struct app *app)
+{
+	size_t n;
+	const struct result *res = probe_results(app->probe, &n);
+	const struct probe_stats *st = probe_stats(app->probe);
+
+	lineproto_reset(&app->out);
+	if (app->text) {
+		report_text(&app->out, res, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			report_line(&app->out, app->conf, &res[i]);
+	}
+	if (app->out.error) {
+		log_msg(LOG_ERROR, "out of memory writing round %llu",
+			(unsigned long long)app->rounds);
+		return true;
+	}
+	if (st->dropped > 0)
+		log_msg(LOG_DEBUG, "round %llu: %llu replies matched no query "
+			"and were dropped", (unsigned long long)app->rounds,
+			(unsigned long long)st->dropped);
+	return write_all(app->out.data, app->out.len);
+}
+
+static void start_round(struct app *app)
+{
+	app->pending = false;
+	app->rounds++;
+	probe_round_start(app->probe);
+}
+
+static void trigger(struct app *app, const char *why)
+{
+	if (app->quit)
+		return;
+	if (probe_round_running(app->probe)) {
+		if (!app->pending)
+			log_msg(LOG_DEBUG, "%s during a round: one more round "
+				"follows it", why);
+		else
+			log_msg(LOG_WARN, "%s during a round with one already "
+				"pending: coalesced (triggers come faster than "
+				"rounds finish)", why);
+		app->pending = true;
+		return;
+	}
+	start_round(app);
+}
+
+static void begin_quit(struct app *app)
+{
+	if (app->quit)
+		return;
+	app->quit = true;
+	app->quit_deadline_ns = clock_mono_ns() + SHUTDOWN_GRACE_NS;
+	app->pending = false;
+}
+
+static void on_stdin(struct loop_handler *h, uint32_t events)
+{
+	struct app *app = (struct app *)((char *)h - offsetof(struct app, stdin_h));
+	char buf[4096];
+	ssize_t n;
+	bool line = false;
+
+	(void)events;
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		loop_del(app->loop, STDIN_FILENO);
+		begin_quit(app);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++)
+		line |= buf[i] == '\n';
+	if (line)
+		trigger(app, "stdin line");
+}
+
+static void on_signal(struct loop_handler *h, uint32_t events)
+{
+	struct app *app = (struct app *)((char *)h - offsetof(struct app, sig_h));
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(app->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_quit(app);
+			break;
+		default:
+			trigger(app, "signal");
+			break;
+		}
+	}
+}
+
+static void on_interval(struct loop_timer *t)
+{
+	struct app *app = (struct app *)((char *)t - offsetof(struct app, interval));
+	int64_t next = t->when_ns + app->conf->interval_ns;
+	int64_t now = clock_mono_ns();
+
+	/* Keep to the grid; after a stall skip the missed ticks. */
+	if (next - now <= 0)
+		next = now + app->conf->interval_ns;
+	loop_timer_set(app->loop, t, next);
+	trigger(app, "interval tick");
+}
+
+static int setup_triggers(struct app *app)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	app->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (app->sigfd < 0)
+		return -errno;
+	app->sig_h.fn = on_signal;
+	if (loop_add(app->loop, app->sigfd, EPOLLIN, &app->sig_h) < 0)
+		return -errno;
+
+	app->stdin_h.fn = on_stdin;
+	if (loop_add(app->loop, STDIN_FILENO, EPOLLIN, &app->stdin_h) < 0) {
+		if (errno == EPERM) {
+			/* A regular file or /dev/null: not pollable. Its
+			 * lines are read as triggers, then it is at EOF. */
+			on_stdin(&app->stdin_h, EPOLLIN);
+			while (!app->quit)
+				on_stdin(&app->stdin_h, EPOLLIN);
+		} else {
+			log_msg(LOG_INFO, "no stdin: triggers are signals and "
+				"the interval only");
+		}
+	}
+	if (app->conf->interval_ns > 0) {
+		app->interval.fn = on_interval;
+		loop_timer_set(app->loop, &app->interval,
+			       clock_mono_ns() + app->conf->interval_ns);
+	}
+	return 0;
+}
+
+/* The long-running mode: returns the exit code. */
+static int run_service(struct app *app)
+{
+	bool was_running = false;
+
+	if (setup_triggers(app) < 0) {
+		log_msg(LOG_ERROR, "cannot set up signals: %s", strerror(errno));
+		return 1;
+	}
+	log_msg(LOG_INFO, "anycast-probe " VERSION " ready: %zu queries a round, "
+		"waiting for triggers", probe_round_size(app->probe));
+	for (;;) {
+		int64_t wait = -1;
+
+		if (app->quit) {
+			if (!probe_round_running(app->probe) && !was_running)
+				break;
+			wait = app->quit_deadline_ns - clock_mono_ns();
+			if (wait <= 0 && probe_round_running(app->probe)) {
+				size_t lost = probe_round_abort(app->probe);
+
+				log_msg(LOG_WARN, "shutting down: %zu queries "
+					"still in flight were dropped", lost);
+				wait = 0;
+			}
+			if (wait < 0)
+				wait = 0;
+		}
+		if (!was_running || probe_round_running(app->probe))
+			loop_run_once(app->loop, wait);
+		if (was_running && !probe_round_running(app->probe)) {
+			if (!emit_round(app)) {
+				log_msg(LOG_INFO, "stdout closed: exiting");
+				return 0;
+			}
+			if (app->pending && !app->quit)
+				start_round(app);
+		}
+		was_running = probe_round_running(app->probe);
+	}
+	return 0;
+}
+
+static int run_once(struct app *app)
+{
+	size_t n;
+	const struct result *res;
+	int rc = 0;
+
+	start_round(app);
+	while (probe_round_running(app->probe))
+		loop_run_once(app->loop, -1);
+	if (!emit_round(app))
+		return 1;
+	res = probe_results(app->probe, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!res[i].has_reply)
+			rc = EXIT_QUERY_FAILED;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "server", required_argument, NULL, 's' },
+		{ "query", required_argument, NULL, 'q' },
+		{ "transport", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *servers[MAX_ADHOC], *queries[MAX_ADHOC];
+	struct conf_adhoc adhoc = { .servers = servers, .queries = queries };
+	const char *path = NULL;
+	bool once = false, check = false;
+	struct app app = { .sigfd = -1 };
+	struct conf *conf = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:s:q:t:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'o':
+			once = true;
+			break;
+		case 'f':
+			if (strcmp(optarg, "text") == 0) {
+				app.text = true;
+			} else if (strcmp(optarg, "influx") != 0) {
+				fprintf(stderr, "anycast-probe: --format takes "
+					"influx or text, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 's':
+		case 'q':
+			if ((c == 's' ? adhoc.n_servers : adhoc.n_queries) >=
+			    MAX_ADHOC) {
+				fprintf(stderr, "anycast-probe: at most %d -%c\n",
+					MAX_ADHOC, c);
+				return EXIT_USAGE;
+			}
+			if (c == 's')
+				servers[adhoc.n_servers++] = optarg;
+			else
+				queries[adhoc.n_queries++] = optarg;
+			break;
+		case 't':
+			adhoc.transport = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("anycast-probe " VERSION "\n");
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "anycast-probe: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (adhoc.n_servers > 0) {
+		if (path != NULL) {
+			fprintf(stderr, "anycast-probe: -c and -s do not mix: "
+				"use one or the other\n");
+			return EXIT_USAGE;
+		}
+		rc = conf_adhoc(&conf, &adhoc, stderr);
+	} else if (adhoc.n_queries > 0 || adhoc.transport != NULL) {
+		fprintf(stderr, "anycast-probe: -q and -t need -s\n");
+		return EXIT_USAGE;
+	} else {
+		if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) != 0) {
+			fprintf(stderr,
+				"anycast-probe: no config: %s does not exist "
+				"and no -c or -s was given.\n"
+				"Start from conf/anycast-probe.conf (the example "
+				"config in the source tree, or share/doc/"
+				"anycast-probe/ where installed), or try "
+				"-s ADDR for an ad-hoc probe.\n",
+				CONF_DEFAULT_PATH);
+			return EXIT_USAGE;
+		}
+		rc = conf_load(&conf, path ? path : CONF_DEFAULT_PATH, stderr);
+	}
+	if (rc < 0)
+		return EXIT_USAGE;
+	if (check) {
+		conf_print(conf, stdout);
+		conf_free(conf);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	app.conf = conf;
+	lineproto_init(&app.out);
+	if (loop_new(&app.loop) < 0 ||
+	    probe_new(&app.probe, conf, app.loop) < 0) {
+		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
+		rc = 1;
+	} else {
+		rc = once ? run_once(&app) : run_service(&app);
+	}
+	probe_free(app.probe);
+	if (app.sigfd >= 0)
+		close(app.sigfd);
+	loop_free(app.loop);
+	lineproto_clear(&app.out);
+	conf_free(conf);
+	return rc;
+}
