@@ -23,11 +23,19 @@ struct net_msg {
 	socklen_t peerlen;
 	int hop_limit;   /* -1 when the kernel gave none */
 	int error;       /* error-queue entries: the errno the ICMP error maps to */
+	/* Kernel software timestamp (CLOCK_REALTIME ns), 0 when none: of the
+	 * arrival for a datagram, of the departure for a TX stamp entry. */
+	int64_t stamp_ns;
+	bool tx_stamp;   /* error-queue entry that is a TX timestamp */
+	uint32_t tx_key; /* its SOF_TIMESTAMPING_OPT_ID key: the socket's send
+			  * counter at that datagram (0 for the first send) */
 };
 
 /* A UDP socket of FAMILY (AF_INET, AF_INET6), nonblocking, close-on-exec,
- * asking for hop limits and ICMP errors. Returns the fd or -errno. */
-int net_udp_open(int family);
+ * asking for hop limits, ICMP errors and software RX/TX timestamps (TX ones
+ * on the error queue, keyed by a per-socket send counter). Returns the fd or
+ * -errno. *stamps is set to whether the kernel took the timestamp request. */
+int net_udp_open(int family, bool *stamps);
 
 /* Send one datagram. Returns 0, -EAGAIN (buffer full: try later) or -errno. */
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
@@ -37,9 +45,10 @@ int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
  * (a pending ICMP error may surface here too: read the error queue). */
 int net_udp_recv(int fd, struct net_msg *m);
 
-/* Read one entry of the error queue: M->buf gets the offending packet's
- * payload as far as the kernel kept it, M->peer its destination, M->error
- * the errno. Returns 0, -EAGAIN when empty, or -errno. */
+/* Read one entry of the error queue. Either a TX timestamp (M->tx_stamp,
+ * M->tx_key, M->stamp_ns) or an ICMP error: M->buf gets the offending
+ * packet's payload as far as the kernel kept it, M->peer its destination,
+ * M->error the errno. Returns 0, -EAGAIN when empty, or -errno. */
 int net_udp_recv_error(int fd, struct net_msg *m);
 
 /* Start a nonblocking TCP connection. Returns the fd (connection under way

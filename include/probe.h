@@ -27,6 +27,7 @@ struct probe_stats {
 	uint64_t timeouts;
 	uint64_t errors;      /* result=error rows */
 	uint64_t dropped;     /* replies that matched no query */
+	uint64_t clock_fallbacks; /* answers timed by our clock, not the kernel's */
 	int64_t duration_ns;  /* first send to last result */
 	int64_t send_lag_ns;  /* worst lateness of a send against the pacing */
 };

@@ -117,10 +117,17 @@ static bool emit_round(struct app *app)
 			(unsigned long long)app->rounds);
 		return true;
 	}
-	if (st->dropped > 0)
-		log_msg(LOG_DEBUG, "round %llu: %llu replies matched no query "
-			"and were dropped", (unsigned long long)app->rounds,
-			(unsigned long long)st->dropped);
+	log_msg(LOG_DEBUG, "round %llu: %llu rows, %llu sent, %llu answered, "
+		"%llu timeouts, %llu errors, %llu replies dropped (matched no "
+		"query), %llu UDP answers timed without kernel stamps, %.3f ms, "
+		"worst send lag %.3f ms", (unsigned long long)app->rounds,
+		(unsigned long long)st->queries, (unsigned long long)st->sent,
+		(unsigned long long)st->answered,
+		(unsigned long long)st->timeouts, (unsigned long long)st->errors,
+		(unsigned long long)st->dropped,
+		(unsigned long long)st->clock_fallbacks,
+		(double)st->duration_ns / NS_PER_MS,
+		(double)st->send_lag_ns / NS_PER_MS);
 	return write_all(app->out.data, app->out.len);
 }
 
@@ -136,13 +143,16 @@ static void trigger(struct app *app, const char *why)
 	if (app->quit)
 		return;
 	if (probe_round_running(app->probe)) {
+		/* Overload is said, not hidden: rounds take longer than the
+		 * trigger interval. */
 		if (!app->pending)
-			log_msg(LOG_DEBUG, "%s during a round: one more round "
-				"follows it", why);
+			log_msg(LOG_WARN, "%s while round %llu is still running: "
+				"the next round starts when it ends", why,
+				(unsigned long long)app->rounds);
 		else
-			log_msg(LOG_WARN, "%s during a round with one already "
-				"pending: coalesced (triggers come faster than "
-				"rounds finish)", why);
+			log_msg(LOG_WARN, "%s while round %llu is still running "
+				"and another is pending: coalesced into it", why,
+				(unsigned long long)app->rounds);
 		app->pending = true;
 		return;
 	}

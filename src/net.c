@@ -6,8 +6,11 @@
  */
 #include "net.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -19,8 +22,12 @@ static int setopt(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value));
 }
 
-int net_udp_open(int family)
+int net_udp_open(int family, bool *stamps)
 {
+	const int ts_flags = SOF_TIMESTAMPING_RX_SOFTWARE |
+			     SOF_TIMESTAMPING_TX_SOFTWARE |
+			     SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+			     SOF_TIMESTAMPING_OPT_TSONLY;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int ok;
 
@@ -42,6 +49,8 @@ int net_udp_open(int family)
 	}
 	/* Many replies may land between two turns of the loop. */
 	(void)setopt(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+	/* Without stamps the probe times with its own clock. */
+	*stamps = setopt(fd, SOL_SOCKET, SO_TIMESTAMPING, ts_flags) == 0;
 	return fd;
 }
 
@@ -79,7 +88,18 @@ static void read_cmsgs(struct msghdr *mh, struct net_msg *m)
 			struct sock_extended_err ee;
 
 			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			m->error = (int)ee.ee_errno;
+			if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
+				m->tx_stamp = true;
+				m->tx_key = ee.ee_data;
+			} else {
+				m->error = (int)ee.ee_errno;
+			}
+		} else if (c->cmsg_level == SOL_SOCKET &&
+			   c->cmsg_type == SCM_TIMESTAMPING) {
+			struct scm_timestamping st;
+
+			memcpy(&st, CMSG_DATA(c), sizeof(st));
+			m->stamp_ns = clock_ts_ns(&st.ts[0]);
 		}
 	}
 }
@@ -111,6 +131,9 @@ static int recv_common(int fd, struct net_msg *m, int flags)
 	m->peerlen = mh.msg_namelen;
 	m->hop_limit = -1;
 	m->error = 0;
+	m->stamp_ns = 0;
+	m->tx_stamp = false;
+	m->tx_key = 0;
 	read_cmsgs(&mh, m);
 	return 0;
 }
@@ -124,7 +147,7 @@ int net_udp_recv_error(int fd, struct net_msg *m)
 {
 	int rc = recv_common(fd, m, MSG_ERRQUEUE);
 
-	if (rc == 0 && m->error == 0)
+	if (rc == 0 && m->error == 0 && !m->tx_stamp)
 		m->error = EIO;
 	return rc;
 }

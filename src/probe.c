@@ -50,6 +50,7 @@
 #define TCP_BUF 65537
 #define SEND_BATCH 64          /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
+#define TX_STAMP_SLACK_NS (50 * NS_PER_MS)
 
 enum job_state { JOB_IDLE, JOB_QUEUED, JOB_INFLIGHT, JOB_DONE };
 enum tcp_phase { TCP_CONNECTING, TCP_SENDING, TCP_READING };
@@ -61,6 +62,9 @@ struct udpsock {
 	int family;
 	unsigned inflight;
 	struct job **by_id; /* UDP_IDS slots */
+	bool stamps;        /* the kernel stamps our datagrams */
+	uint32_t tx_next;   /* OPT_ID key of the next datagram sent */
+	struct job **by_key; /* UDP_IDS slots, by tx key modulo UDP_IDS */
 };
 
 struct job {
@@ -85,6 +89,9 @@ struct job {
 	size_t rneed;
 	int64_t start_ns;      /* attempt start (monotonic) */
 	int64_t send_ns;       /* query written (monotonic) */
+	int64_t send_wall_ns;  /* the same, realtime (to vet TX stamps) */
+	int64_t tx_stamp_ns;   /* kernel TX timestamp (realtime); 0: none */
+	uint32_t tx_key;
 	int64_t first_wall_ns; /* first attempt, for the timestamp */
 	const char *seen_error; /* a bad reply seen during the attempt */
 	struct result res;
@@ -303,6 +310,7 @@ void probe_free(struct probe *p)
 			loop_del(p->loop, p->socks[f][i]->fd);
 			close(p->socks[f][i]->fd);
 			free(p->socks[f][i]->by_id);
+			free(p->socks[f][i]->by_key);
 			free(p->socks[f][i]);
 		}
 		free(p->socks[f]);
@@ -386,6 +394,8 @@ static void job_release(struct job *j)
 			j->sock->by_id[j->id] = NULL;
 			j->sock->inflight--;
 		}
+		if (j->sock->by_key[j->tx_key % UDP_IDS] == j)
+			j->sock->by_key[j->tx_key % UDP_IDS] = NULL;
 		j->sock = NULL;
 	}
 	if (j->fd >= 0) {
@@ -420,13 +430,23 @@ static void job_done(struct job *j, enum result_kind kind, const char *error)
 
 /* A response that matched: fill the result from it. */
 static void job_answered(struct job *j, const struct dnsmsg_reply *r,
-			 int64_t now, int hop_limit)
+			 int64_t now, int hop_limit, int64_t rx_stamp_ns)
 {
 	struct probe *p = j->probe;
 	struct result *res = &j->res;
+	int64_t rtt = now - j->send_ns;
 
+	/* Timed to the wire when the kernel stamped both ends; the stamps
+	 * leave out our own scheduling delays, so they are never longer than
+	 * the clock's view (a little slack for the two clocks' reading). */
+	if (rx_stamp_ns && j->tx_stamp_ns &&
+	    rx_stamp_ns - j->tx_stamp_ns > 0 &&
+	    rx_stamp_ns - j->tx_stamp_ns <= rtt + NS_PER_MS)
+		rtt = rx_stamp_ns - j->tx_stamp_ns;
+	else if (j->transport == CONF_UDP)
+		p->stats.clock_fallbacks++;
 	res->has_reply = true;
-	res->rtt_ns = now - j->send_ns;
+	res->rtt_ns = rtt;
 	res->rcode = r->rcode;
 	res->aa = r->aa;
 	res->tc = r->tc;
@@ -452,6 +472,7 @@ static struct udpsock *udp_socket_for(struct probe *p, int family)
 {
 	int f = fam_index(family);
 	struct udpsock *s, **socks;
+	bool stamps;
 	int fd;
 
 	for (size_t i = 0; i < p->n_socks[f]; i++)
@@ -463,14 +484,16 @@ static struct udpsock *udp_socket_for(struct probe *p, int family)
 		return NULL;
 	}
 	p->socks[f] = socks;
-	fd = net_udp_open(family == CONF_IPV6 ? AF_INET6 : AF_INET);
+	fd = net_udp_open(family == CONF_IPV6 ? AF_INET6 : AF_INET, &stamps);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->by_id = calloc(UDP_IDS, sizeof(*s->by_id))) == NULL)
+	if (s == NULL || (s->by_id = calloc(UDP_IDS, sizeof(*s->by_id))) == NULL ||
+	    (s->by_key = calloc(UDP_IDS, sizeof(*s->by_key))) == NULL)
 		goto fail;
+	s->stamps = stamps;
 	s->h.fn = udp_event;
 	s->probe = p;
 	s->fd = fd;
@@ -480,8 +503,10 @@ static struct udpsock *udp_socket_for(struct probe *p, int family)
 	socks[p->n_socks[f]++] = s;
 	return s;
 fail:
-	if (s)
+	if (s) {
 		free(s->by_id);
+		free(s->by_key);
+	}
 	free(s);
 	close(fd);
 	errno = ENOMEM;
@@ -540,6 +565,12 @@ static int job_send_udp(struct job *j, int64_t now)
 	s->by_id[j->id] = j;
 	s->inflight++;
 	j->sock = s;
+	j->tx_stamp_ns = 0;
+	if (s->stamps) {
+		j->tx_key = s->tx_next++;
+		j->send_wall_ns = clock_wall_ns();
+		s->by_key[j->tx_key % UDP_IDS] = j;
+	}
 	j->state = JOB_INFLIGHT;
 	loop_timer_set(p->loop, &j->timer, now + j->target->timeout_ns);
 	return 1;
@@ -634,6 +665,15 @@ static void udp_error_queue(struct udpsock *s)
 	while (net_udp_recv_error(s->fd, &m) == 0) {
 		struct job *j;
 
+		if (m.tx_stamp) {
+			j = s->by_key[m.tx_key % UDP_IDS];
+			/* A stamp is believed only for the send it belongs to:
+			 * same key, and taken close to our own clock's time. */
+			if (j != NULL && j->tx_key == m.tx_key && m.stamp_ns &&
+			    llabs(m.stamp_ns - j->send_wall_ns) < TX_STAMP_SLACK_NS)
+				j->tx_stamp_ns = m.stamp_ns;
+			continue;
+		}
 		if (m.len < 2)
 			continue;
 		j = s->by_id[dnsmsg_get_id(m.buf)];
@@ -684,7 +724,14 @@ static void udp_event(struct loop_handler *h, uint32_t events)
 			p->stats.dropped++;
 			continue;
 		}
-		job_answered(j, &reply, now, m.hop_limit);
+		if (m.stamp_ns && j->tx_stamp_ns == 0 && s->stamps) {
+			/* The TX stamp was queued before the reply came, but
+			 * may not have been read yet. */
+			udp_error_queue(s);
+			if (j->state != JOB_INFLIGHT)
+				continue;
+		}
+		job_answered(j, &reply, now, m.hop_limit, m.stamp_ns);
 	}
 }
 
@@ -795,7 +842,7 @@ static void tcp_read_reply(struct job *j)
 		job_done(j, RESULT_ERROR, "mismatched response");
 		return;
 	}
-	job_answered(j, &reply, now, -1);
+	job_answered(j, &reply, now, -1, 0);
 }
 
 static void tcp_event(struct loop_handler *h, uint32_t events)
