@@ -138,6 +138,7 @@ static void pacer_fire(struct loop_timer *t);
 static void job_timeout(struct loop_timer *t);
 static void tcp_event(struct loop_handler *h, uint32_t events);
 static void udp_event(struct loop_handler *h, uint32_t events);
+static struct udpsock *udp_socket_for(struct probe *p, int family);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -288,6 +289,17 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 			}
 		}
 		t_off += t->n_queries;
+	}
+	/* Open the UDP sockets now: the kernel turns RX timestamps on
+	 * asynchronously, and the first round should already have them. */
+	for (size_t i = 0; i < p->n_jobs; i++) {
+		const struct job *j = &p->jobs[i];
+
+		if (j->transport == CONF_UDP &&
+		    p->n_socks[fam_index(j->server->family)] == 0 &&
+		    udp_socket_for(p, j->server->family) == NULL)
+			log_msg(LOG_WARN, "cannot open a UDP socket for %s: %s",
+				j->server->addr_text, strerror(errno));
 	}
 	*out = p;
 	return 0;
