@@ -64,11 +64,18 @@ asan:
 run: deps all
 	tests/lab/demo.sh $(B)/anycast-probe
 
+DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/anycast-probe
+MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
+
 install: all
 	install -D -m 0755 $(B)/anycast-probe $(DESTDIR)$(PREFIX)/bin/anycast-probe
+	install -D -m 0644 src/anycast-probe.1 $(MANDIR)/anycast-probe.1
+	install -d $(DOCDIR)
+	install -m 0644 README.md LICENSE $(wildcard conf/*) $(DOCDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/anycast-probe
+	rm -f $(DESTDIR)$(PREFIX)/bin/anycast-probe $(MANDIR)/anycast-probe.1
+	rm -rf $(DOCDIR)
 
 format:
 	clang-format -i src/*.c include/*.h tests/unit/*.c
