@@ -1,0 +1,181 @@
+#!/usr/bin/perl
+# Command line and configuration errors, black-box. Sends no DNS packets:
+# every run here either prints help/version, fails on its config, or is
+# --check-config. conf/root-servers.conf is only ever --check-config'ed.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use File::Temp qw(tempdir);
+use Socket qw(AF_INET AF_INET6 inet_pton inet_ntop);
+use Test::More;
+use Probe;
+
+alarm 55;
+my $top = "$FindBin::Bin/../..";
+my $dir = tempdir('cli.XXXXXX', TMPDIR => 1, CLEANUP => 1);
+ok(-x probe_bin(), 'probe binary is built: ' . probe_bin())
+    or BAIL_OUT('no probe binary');
+
+# --- help and version
+for my $opt ('-h', '--help') {
+	my $r = run_probe(args => [$opt]);
+	is($r->{rc}, 0, "$opt exits 0");
+	like($r->{out}, qr/--once/, "$opt shows the options on stdout");
+}
+for my $opt ('-V', '--version') {
+	my $r = run_probe(args => [$opt]);
+	is($r->{rc}, 0, "$opt exits 0");
+	like($r->{out} . $r->{err}, qr/\d+\.\d+/, "$opt prints a version number");
+}
+
+{
+	my $r = run_probe(args => ['--no-such-option']);
+	is($r->{rc}, 2, 'unknown option exits 2');
+	is($r->{out}, '', 'unknown option: stdout empty');
+}
+
+# --- no config and no -s
+SKIP: {
+	skip '/etc/anycast-probe.conf exists on this machine', 3
+	    if -e '/etc/anycast-probe.conf';
+	my $r = run_probe(args => ['--once']);
+	is($r->{rc}, 2, 'no config, no -s: exit 2');
+	like($r->{err}, qr{conf/}, 'no config: the message points to conf/');
+	is($r->{out}, '', 'no config: stdout empty');
+}
+{
+	my $r = run_probe(args => ['--once', '-c', "$dir/does-not-exist.conf"]);
+	is($r->{rc}, 2, 'missing -c file: exit 2');
+	like($r->{err}, qr{\Q$dir\E/does-not-exist\.conf}, 'missing -c file: named');
+	is($r->{out}, '', 'missing -c file: stdout empty');
+}
+
+# --- a config with an error on many lines: every one reported with its line
+my $bad = write_file("$dir/bad.conf", <<'EOF');
+[probe]
+timeout = 2x
+bogus_key = 1
+retries = many
+[target t1]
+server = 127.0.0.1
+port = 99999
+transport = sctp
+query = example.test NOSUCHTYPE
+query = example.test SOA XX
+family = ipv5
+[nosuchsection]
+foo = bar
+EOF
+# line => what is wrong there
+my %want = (2 => 'bad duration', 3 => 'unknown key', 4 => 'bad retries',
+    7 => 'bad port', 8 => 'bad transport', 9 => 'bad type', 10 => 'bad class',
+    11 => 'bad family');
+for my $mode (['--check-config'], ['--once'], []) {
+	my @args = (@$mode, '-c', $bad);
+	my $r = run_probe(args => \@args, timeout => 10);
+	is($r->{rc}, 2, "bad config (@args): exit 2");
+	is($r->{out}, '', "bad config (@args): stdout EMPTY");
+	my @lines = split /\n/, $r->{err};
+	my @loc = grep { /^\Q$bad\E:\d+: \S/ } @lines;
+	for my $l (sort { $a <=> $b } keys %want) {
+		ok(scalar(grep { /^\Q$bad\E:$l: \S/ } @loc),
+		    "bad config (@args): $want{$l} reported as FILE:$l: message")
+		    or diag($r->{err});
+	}
+	ok(scalar(grep { /^\Q$bad\E:1[23]: \S/ } @loc),
+	    "bad config (@args): unknown section reported at its line");
+	ok(!grep({ /^\Q$bad\E:(?:1|5|6): / } @loc),
+	    "bad config (@args): no error on the good lines 1, 5, 6");
+}
+
+# --- a 250-character query name is read whole (libinih cuts at 200)
+my @labels = ('a' x 63, 'b' x 63, 'c' x 63);
+my $long = join('.', @labels) . '.' . ('d' x (250 - 3 * 64 - 5)) . '.test';
+is(length $long, 250, 'the long name has 250 characters');
+my $long_conf = write_file("$dir/long.conf", <<"EOF");
+[probe]
+identity =
+
+[target long]
+server = 127.0.0.1
+query = $long SOA
+port = 5300
+EOF
+{
+	my $r = run_probe(args => ['--check-config', '-c', $long_conf]);
+	is($r->{rc}, 0, '250-char query line: --check-config exits 0')
+	    or diag($r->{err});
+	like($r->{out}, qr/(?<![a-z.])\Q$long\E(?![a-z])/,
+	    'the whole 250-char name is in the effective configuration');
+	unlike($r->{out}, qr/(?<![a-z.])\Q@{[substr($long, 0, 190)]}\E(?!\Q@{[substr($long, 190, 1)]}\E)/,
+	    'no cut copy of the name');
+}
+# The line after a long one keeps its own number.
+my $long_bad = write_file("$dir/long-bad.conf", <<"EOF");
+[probe]
+identity =
+[target long]
+server = 127.0.0.1
+query = $long SOA
+nonsense = 1
+EOF
+{
+	my $r = run_probe(args => ['--check-config', '-c', $long_bad]);
+	is($r->{rc}, 2, 'long line then a bad key: exit 2');
+	like($r->{err}, qr/^\Q$long_bad\E:6: /m, 'the bad key is reported at line 6');
+	unlike($r->{err}, qr/^\Q$long_bad\E:5: /m, 'no error at the long line 5');
+	is($r->{out}, '', 'stdout empty');
+}
+# A name over 253 characters is an error, not cut silently.
+{
+	my $toolong = "$long.extra";
+	my $f = write_file("$dir/toolong.conf",
+	    "[target x]\nserver = 127.0.0.1\nquery = $toolong SOA\n");
+	my $r = run_probe(args => ['--check-config', '-c', $f]);
+	is($r->{rc}, 2, 'a 256-char name is a config error');
+	like($r->{err}, qr/^\Q$f\E:3: /m, '... reported at its line');
+}
+
+# --- shipped configs: --check-config only (NEVER run root-servers.conf)
+sub canon
+{
+	my ($a) = @_;
+	for my $af (AF_INET, AF_INET6) {
+		my $bin = inet_pton($af, $a);
+		return inet_ntop($af, $bin) if $bin;
+	}
+	return $a;
+}
+for my $name ('anycast-probe.conf', 'root-servers.conf') {
+	my $f = "$top/conf/$name";
+	SKIP: {
+		ok(-e $f, "conf/$name exists") or skip "no conf/$name", 4;
+		open(my $fh, '<', $f) or die;
+		my @addrs;
+		while (<$fh>) {
+			next if /^\s*[;#]/;
+			push @addrs, $1 if /^\s*server\s*=\s*([0-9a-fA-F:.]+)\s*(?:[;#].*)?$/;
+		}
+		close $fh;
+		my $r = run_probe(args => ['--check-config', '-c', $f]);
+		is($r->{rc}, 0, "--check-config conf/$name exits 0") or diag($r->{err});
+		ok(@addrs > 0, "conf/$name has literal server addresses");
+		my @missing = grep {
+			my $c = canon($_);
+			$r->{out} !~ /(?<![0-9a-fA-F:.])(?:\Q$c\E|\Q$_\E)(?![0-9a-fA-F:.])/
+		} @addrs;
+		ok(!@missing, "--check-config conf/$name prints every address ("
+		    . scalar(@addrs) . ')') or diag("missing: @missing\n$r->{out}");
+		if ($name eq 'root-servers.conf') {
+			my %fam;
+			$fam{ /:/ ? 6 : 4 }++ for @addrs;
+			ok(($fam{4} // 0) >= 13 && ($fam{6} // 0) >= 13,
+			    'root-servers.conf: 13 letters over IPv4 and IPv6');
+		} else {
+			pass('anycast-probe.conf checked');
+		}
+	}
+}
+
+done_testing();

@@ -1,0 +1,423 @@
+# Servers: real servers for the integration tests, started on loopback
+# (127.0.0.1 and ::1) on free unprivileged ports, each in its own temp dir:
+# NSD (NSID + identity), Knot (identity, NSID disabled), InfluxDB 1.x, and
+# a "silent" DNS port that accepts packets and connections but never answers.
+#
+# Every server is stopped by its PID when the test script exits, also when it
+# dies or is interrupted (END block + INT/TERM/ALRM handlers). Readiness is
+# checked by asking the server (kdig, curl /ping), never by sleeping.
+package Servers;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Socket::IP;
+use POSIX qw(WNOHANG _exit);
+use Socket qw(SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR);
+use Time::HiRes qw(time sleep);
+
+our @EXPORT_OK = qw(free_port start_nsd start_knot start_influxd
+    start_silent stop_server have_cmd kdig influx_query influx_post
+    ZONE_NAME NSD_SERIAL KNOT_SERIAL);
+
+use constant ZONE_NAME   => 'example.test';
+use constant NSD_SERIAL  => 2024010101;
+use constant KNOT_SERIAL => 2024020202;
+
+my $OWNER = $$;   # only the process that started servers stops them
+my @started;      # server hashes with a {pid}
+
+sub _cleanup
+{
+	return if $$ != $OWNER;
+	stop_server($_) for reverse @started;
+	@started = ();
+}
+END { my $rc = $?; _cleanup(); $? = $rc; }
+$SIG{INT} = $SIG{TERM} = $SIG{HUP} = $SIG{PIPE} = sub { _cleanup(); exit 130 };
+$SIG{ALRM} = sub { die "test watchdog: timed out\n" };
+
+sub have_cmd
+{
+	my ($cmd) = @_;
+	for my $d (split(/:/, $ENV{PATH} // ''), '/usr/sbin', '/sbin') {
+		return "$d/$cmd" if -x "$d/$cmd";
+	}
+	return;
+}
+
+# A port free for TCP and UDP on both 127.0.0.1 and ::1. Random, so that
+# scripts running one after another (or a stale server) do not collide.
+sub free_port
+{
+	for (1 .. 200) {
+		my $port = 20000 + int(rand(40000));
+		my @s;
+		my $ok = 1;
+		for my $addr ('127.0.0.1', '::1') {
+			for my $type (SOCK_STREAM, SOCK_DGRAM) {
+				my $s = IO::Socket::IP->new(LocalHost => $addr,
+				    LocalPort => $port, Type => $type,
+				    ReuseAddr => 0, V6Only => 1);
+				if (!$s) { $ok = 0; last; }
+				push @s, $s;
+			}
+			last unless $ok;
+		}
+		close $_ for @s;
+		return $port if $ok;
+	}
+	die "no free port found\n";
+}
+
+sub _tmpdir { return tempdir('anycast-probe-test.XXXXXX', TMPDIR => 1, CLEANUP => 1) }
+
+sub _write
+{
+	my ($path, $text) = @_;
+	open(my $fh, '>', $path) or die "$path: $!\n";
+	print $fh $text;
+	close $fh or die "$path: $!\n";
+}
+
+sub _slurp
+{
+	my ($path) = @_;
+	open(my $fh, '<', $path) or return '';
+	local $/;
+	return scalar <$fh>;
+}
+
+# The zone both DNS servers serve; only the serial differs. big.example.test
+# holds a TXT RRset of about 3 kB, larger than any EDNS UDP size we use, so
+# a UDP answer to it is truncated (TC).
+sub zone_text
+{
+	my ($serial) = @_;
+	my $z = <<"EOF";
+\$ORIGIN example.test.
+\$TTL 3600
+@	IN SOA ns1.example.test. hostmaster.example.test. $serial 3600 900 604800 300
+@	IN NS ns1.example.test.
+ns1	IN A 127.0.0.1
+ns1	IN AAAA ::1
+www	IN A 192.0.2.1
+www	IN AAAA 2001:db8::1
+EOF
+	$z .= sprintf("big\tIN TXT \"%s%03d\"\n", 'x' x 60, $_) for 1 .. 48;
+	return $z;
+}
+
+# Start a command in the background with stdout/stderr to LOG; returns pid.
+sub _spawn
+{
+	my ($log, @cmd) = @_;
+	die "$cmd[0] is not installed (see tests/lib/deps.sh)\n" unless have_cmd($cmd[0]);
+	my $pid = fork();
+	die "fork: $!\n" unless defined $pid;
+	if ($pid == 0) {
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', $log);
+		open(STDERR, '>&', \*STDOUT);
+		exec(@cmd) or _exit(127);
+	}
+	return $pid;
+}
+
+sub _alive
+{
+	my ($pid) = @_;
+	return 0 if waitpid($pid, WNOHANG) == $pid;
+	return kill(0, $pid);
+}
+
+sub kdig
+{
+	my (@args) = @_;
+	my $pid = open(my $fh, '-|') // return '';
+	if ($pid == 0) {
+		open(STDERR, '>', '/dev/null');
+		exec('kdig', '+time=1', '+retry=0', @args) or _exit(127);
+	}
+	local $/;
+	my $out = <$fh> // '';
+	close $fh;
+	return $out;
+}
+
+# Wait until the DNS server answers the zone's SOA with SERIAL over UDP and
+# TCP on both addresses.
+sub _wait_dns
+{
+	my ($srv, $serial) = @_;
+	my $deadline = time + 15;
+	my @todo = map { my $a = $_; map { [$a, $_] } ('+notcp', '+tcp') }
+	    ('127.0.0.1', '::1');
+	# First wait for the TCP ports to accept, so that the first UDP query is
+	# not sent before the server listens (kdig waits at least 1 s).
+	for my $addr ("127.0.0.1", "::1") {
+		until (IO::Socket::IP->new(PeerHost => $addr, PeerPort => $srv->{port},
+		    Type => SOCK_STREAM)) {
+			die "$srv->{kind} exited during start-up:\n" . _slurp($srv->{log})
+			    unless _alive($srv->{pid});
+			die "$srv->{kind} not listening in 15 s\n" if time > $deadline;
+			sleep 0.02;
+		}
+	}
+	while (@todo) {
+		die "$srv->{kind} exited during start-up:\n" . _slurp($srv->{log})
+		    unless _alive($srv->{pid});
+		die "$srv->{kind} not ready in 15 s:\n" . _slurp($srv->{log})
+		    if time > $deadline;
+		my ($addr, $tr) = @{ $todo[0] };
+		my $out = kdig("\@$addr", '-p', $srv->{port}, $tr, '+short',
+		    ZONE_NAME, 'SOA');
+		if ($out =~ /\b$serial\b/) { shift @todo; next; }
+		sleep 0.05;
+	}
+}
+
+# NSD with NSID (ascii) and identity. Runs as root without dropping
+# privileges (username: ""), no chroot, everything in a temp dir.
+sub start_nsd
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $srv = { kind => 'nsd', dir => $dir, serial => NSD_SERIAL,
+	    nsid => $o{nsid} // 'nsd-test-nsid',
+	    identity => $o{identity} // 'nsd-test-identity',
+	    log => "$dir/nsd.log" };
+	_write("$dir/example.test.zone", zone_text(NSD_SERIAL));
+	# nsid => TEXT (ascii), nsid_hex => HEX, or no_nsid => 1.
+	my $nsid_line = $o{no_nsid} ? "" : defined $o{nsid_hex}
+	    ? "  nsid: \"$o{nsid_hex}\"" : "  nsid: \"ascii_$srv->{nsid}\"";
+	$srv->{nsid} = $o{no_nsid} ? undef : $o{nsid_hex} // $srv->{nsid};
+	for my $try (1 .. 3) {
+		my $port = $srv->{port} = $o{port} // free_port();
+		_write("$dir/nsd.conf", <<"EOF");
+server:
+  ip-address: 127.0.0.1\@$port
+  ip-address: ::1\@$port
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  database: ""
+  pidfile: "$dir/nsd.pid"
+  logfile: "$dir/nsd.log"
+  xfrdfile: "$dir/xfrd.state"
+  zonelistfile: "$dir/zone.list"
+  xfrdir: "$dir"
+  identity: "$srv->{identity}"
+$nsid_line
+  server-count: 1
+  verbosity: 1
+  reuseport: no
+  round-robin: no
+remote-control:
+  control-enable: no
+zone:
+  name: example.test
+  zonefile: example.test.zone
+EOF
+		$srv->{pid} = _spawn($srv->{log}, 'nsd', '-d', '-c', "$dir/nsd.conf");
+		push @started, $srv;
+		my $ok = eval { _wait_dns($srv, NSD_SERIAL); 1 };
+		return $srv if $ok;
+		my $err = $@;
+		stop_server($srv);
+		die $err if $try == 3 || $o{port};
+	}
+}
+
+# Knot with identity (hostname.bind / id.server answer) and NSID disabled
+# (an empty `nsid` turns it off; unset would default to the host name).
+sub start_knot
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $srv = { kind => 'knot', dir => $dir, serial => KNOT_SERIAL,
+	    identity => $o{identity} // 'knot-test-identity',
+	    log => "$dir/knot.log" };
+	_write("$dir/example.test.zone", zone_text(KNOT_SERIAL));
+	mkdir "$dir/db";
+	for my $try (1 .. 3) {
+		my $port = $srv->{port} = $o{port} // free_port();
+		_write("$dir/knot.conf", <<"EOF");
+server:
+    rundir: "$dir"
+    pidfile: "$dir/knot.pid"
+    listen: [ 127.0.0.1\@$port, ::1\@$port ]
+    identity: "$srv->{identity}"
+    nsid: ""
+    version: ""
+    background-workers: 1
+    udp-workers: 1
+    tcp-workers: 1
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "$dir/db"
+template:
+  - id: default
+    storage: "$dir"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+zone:
+  - domain: example.test
+    file: "example.test.zone"
+EOF
+		$srv->{pid} = _spawn($srv->{log}, 'knotd', '-c', "$dir/knot.conf");
+		push @started, $srv;
+		my $ok = eval { _wait_dns($srv, KNOT_SERIAL); 1 };
+		return $srv if $ok;
+		my $err = $@;
+		stop_server($srv);
+		die $err if $try == 3 || $o{port};
+	}
+}
+
+sub _curl
+{
+	my (@args) = @_;
+	# --noproxy: never let a proxy setting send loopback traffic elsewhere.
+	open(my $fh, '-|', 'curl', '-sS', '--noproxy', '*', '--max-time', '10',
+	    @args) or return '';
+	local $/;
+	my $out = <$fh> // '';
+	close $fh;
+	return $out;
+}
+
+# InfluxDB 1.x on loopback only: HTTP and the RPC service bound to
+# 127.0.0.1, usage reporting off (Debian's key is reporting-enabled), no
+# monitor, subscriber, continuous queries or other listeners.
+sub start_influxd
+{
+	my $dir = _tmpdir();
+	my $srv = { kind => 'influxd', dir => $dir, log => "$dir/influxd.log" };
+	mkdir "$dir/$_" for qw(meta data wal);
+	for my $try (1 .. 3) {
+		my $port = $srv->{port} = free_port();
+		my $rpc = free_port();
+		_write("$dir/influxdb.conf", <<"EOF");
+reporting-enabled = false
+bind-address = "127.0.0.1:$rpc"
+
+[meta]
+  dir = "$dir/meta"
+  retention-autocreate = true
+  logging-enabled = false
+
+[data]
+  dir = "$dir/data"
+  wal-dir = "$dir/wal"
+  query-log-enabled = false
+  index-version = "inmem"
+
+[monitor]
+  store-enabled = false
+
+[subscriber]
+  enabled = false
+
+[continuous_queries]
+  enabled = false
+
+[retention]
+  enabled = false
+
+[shard-precreation]
+  enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:$port"
+  auth-enabled = false
+  log-enabled = false
+  pprof-enabled = false
+  unix-socket-enabled = false
+
+[logging]
+  level = "warn"
+  suppress-logo = true
+EOF
+		# Environment variables override the file; drop any.
+		local %ENV = map { $_ => $ENV{$_} } grep { !/^INFLUXDB_/ } keys %ENV;
+		$srv->{pid} = _spawn($srv->{log}, 'influxd', 'run', '-config',
+		    "$dir/influxdb.conf");
+		push @started, $srv;
+		my $deadline = time + 20;
+		while (1) {
+			my $code = _curl('-o', '/dev/null', '-w', '%{http_code}',
+			    "http://127.0.0.1:$port/ping");
+			return $srv if $code eq '204';
+			last if !_alive($srv->{pid}) || time > $deadline;
+			sleep 0.1;
+		}
+		my $log = _slurp($srv->{log});
+		stop_server($srv);
+		die "influxd did not start:\n$log" if $try == 3;
+	}
+}
+
+# POST BODY to /write; returns (http code, response body).
+sub influx_post
+{
+	my ($srv, $path_query, $body) = @_;
+	my $f = "$srv->{dir}/post.body";
+	_write($f, $body);
+	my $out = _curl('-w', "\n%{http_code}", '--data-binary', "\@$f",
+	    "http://127.0.0.1:$srv->{port}$path_query");
+	my ($resp, $code) = $out =~ /\A(.*)\n(\d+)\z/s ? ($1, $2) : ($out, 0);
+	return ($code, $resp);
+}
+
+# Run an InfluxQL query; returns the decoded JSON.
+sub influx_query
+{
+	my ($srv, $db, $q) = @_;
+	require JSON::PP;
+	my $out = _curl('-G', "http://127.0.0.1:$srv->{port}/query",
+	    '--data-urlencode', "db=$db", '--data-urlencode', "q=$q");
+	# Strings are characters (decode_json): utf8::encode them before comparing
+	# with parsed lines, which are bytes.
+	return eval { JSON::PP::decode_json($out) } // { error => "bad JSON: $out" };
+}
+
+# A DNS port that never answers: a bound UDP socket nobody reads and a TCP
+# listener that never accepts (the kernel completes the handshake; the query
+# is never read). Held by this process; closed by stop_server or at exit.
+sub start_silent
+{
+	my (%o) = @_;
+	my $port = free_port();
+	my @socks;
+	for my $addr ('127.0.0.1', '::1') {
+		push @socks, IO::Socket::IP->new(LocalHost => $addr, LocalPort => $port,
+		    Type => SOCK_DGRAM, V6Only => 1) or die "silent udp: $@\n";
+		push @socks, IO::Socket::IP->new(LocalHost => $addr, LocalPort => $port,
+		    Type => SOCK_STREAM, Listen => 64, ReuseAddr => 1, V6Only => 1)
+		    or die "silent tcp: $@\n";
+	}
+	return { kind => 'silent', port => $port, socks => \@socks };
+}
+
+# Stop by PID: SIGTERM, wait up to 5 s, then SIGKILL. Safe to call twice.
+sub stop_server
+{
+	my ($srv) = @_;
+	return unless $srv;
+	if ($srv->{socks}) { close $_ for @{ $srv->{socks} }; delete $srv->{socks}; }
+	my $pid = delete $srv->{pid} or return;
+	kill 'TERM', $pid;
+	my $deadline = time + 5;
+	while (waitpid($pid, WNOHANG) == 0) {
+		if (time > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); last; }
+		sleep 0.02;
+	}
+}
+
+1;
