@@ -61,6 +61,33 @@ asan:
 		LDFLAGS='-fsanitize=address,undefined' all unit
 	B=build/asan tests/run-tests.sh
 
+# libFuzzer targets, one per parser: tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/NAME/. Each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Iinclude -Itests/unit -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS_DEPS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		n=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+		seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$n $$seeds 2>&1 | \
+			grep -E 'stat::number_of_executed_units|Done|ERROR|SUMMARY' || exit 1; \
+	done
+
+# Throughput, CPU and timing against dnsperf on the same Knot (root:
+# network namespace). BENCH_SIZES="1000 10000 50000" by default.
+bench: deps all
+	tests/bench/bench.sh $(B)/anycast-probe
+
 run: deps all
 	tests/lab/demo.sh $(B)/anycast-probe
 

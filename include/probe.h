@@ -19,18 +19,6 @@
 
 struct probe;
 
-/* Counters of the last finished round. */
-struct probe_stats {
-	uint64_t queries;     /* rows */
-	uint64_t sent;        /* datagrams and connections, retries included */
-	uint64_t answered;    /* rows with a DNS response */
-	uint64_t timeouts;
-	uint64_t errors;      /* result=error rows */
-	uint64_t dropped;     /* replies that matched no query */
-	uint64_t clock_fallbacks; /* answers timed by our clock, not the kernel's */
-	int64_t duration_ns;  /* first send to last result */
-	int64_t send_lag_ns;  /* worst lateness of a send against the pacing */
-};
 
 /* Builds every query's wire form and the work list. CONF and LOOP must
  * outlive the probe. Returns 0, -ENOMEM or -EINVAL (a name dnsmsg rejects). */

@@ -23,6 +23,11 @@ int report_line(struct lineproto *lp, const struct conf *conf,
  * instance, with a marker on changed instances) to LP's buffer. */
 int report_text(struct lineproto *lp, const struct result *results, size_t n);
 
+/* The self_metrics line: measurement "<measurement>_probe" (dns_anycast_probe),
+ * the [tags], and the round's counters as fields. Returns 0 or -ENOMEM. */
+int report_self(struct lineproto *lp, const struct conf *conf,
+		const struct probe_stats *st, int64_t timestamp_ns);
+
 /* NSID as shown in the `nsid` field and in `instance`: the bytes when every
  * one is printable ASCII, else lower-case hex. Writes into BUF (always
  * NUL-terminated), returns its length. */

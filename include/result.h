@@ -55,4 +55,18 @@ struct result {
 	int instance_changed;    /* -1: absent, 0 false, 1 true */
 };
 
+/* Counters of one round: what probe counts and the self_metrics line shows. */
+struct probe_stats {
+	uint64_t queries;     /* rows */
+	uint64_t sent;        /* datagrams and connections, retries included */
+	uint64_t answered;    /* rows with a DNS response */
+	uint64_t timeouts;
+	uint64_t errors;      /* result=error rows */
+	uint64_t dropped;     /* replies that matched no query */
+	uint64_t clock_fallbacks; /* answers timed by our clock, not the kernel's */
+	int64_t start_wall_ns; /* CLOCK_REALTIME at the round's start */
+	int64_t duration_ns;  /* first send to last result */
+	int64_t send_lag_ns;  /* worst lateness of a send against the pacing */
+};
+
 #endif

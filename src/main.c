@@ -111,6 +111,8 @@ static bool emit_round(struct app *app)
 	} else {
 		for (size_t i = 0; i < n; i++)
 			report_line(&app->out, app->conf, &res[i]);
+		if (app->conf->self_metrics)
+			report_self(&app->out, app->conf, st, st->start_wall_ns);
 	}
 	if (app->out.error) {
 		log_msg(LOG_ERROR, "out of memory writing round %llu",

@@ -924,6 +924,7 @@ int probe_round_start(struct probe *p)
 	p->sent = 0;
 	p->running = true;
 	p->round_start_ns = clock_mono_ns();
+	p->stats.start_wall_ns = clock_wall_ns();
 	for (size_t i = 0; i < p->n_jobs; i++) {
 		struct job *j = &p->jobs[i];
 

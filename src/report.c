@@ -467,3 +467,26 @@ int report_text(struct lineproto *lp, const struct result *results, size_t n)
 	}
 	return lp->error;
 }
+
+int report_self(struct lineproto *lp, const struct conf *conf,
+		const struct probe_stats *st, int64_t timestamp_ns)
+{
+	const char *m = conf->measurement ? conf->measurement
+					  : CONF_DEFAULT_MEASUREMENT;
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s_probe", m);
+	lineproto_begin(lp, name);
+	extra_tags(lp, conf, NULL);
+	lineproto_field_int(lp, "queries", (int64_t)st->queries);
+	lineproto_field_int(lp, "sent", (int64_t)st->sent);
+	lineproto_field_int(lp, "answered", (int64_t)st->answered);
+	lineproto_field_int(lp, "timeouts", (int64_t)st->timeouts);
+	lineproto_field_int(lp, "errors", (int64_t)st->errors);
+	lineproto_field_int(lp, "dropped_replies", (int64_t)st->dropped);
+	lineproto_field_int(lp, "unstamped", (int64_t)st->clock_fallbacks);
+	lineproto_field_float(lp, "round_duration_ms",
+			      (double)st->duration_ns / 1e6);
+	lineproto_field_float(lp, "send_lag_ms", (double)st->send_lag_ns / 1e6);
+	return lineproto_end(lp, timestamp_ns);
+}
