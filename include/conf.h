@@ -121,4 +121,11 @@ int conf_parse_duration(const char *text, int64_t *out_ns);
 
 void conf_free(struct conf *conf); /* NULL is fine */
 
+/* The look-up conf_load() uses for host names: getaddrinfo() unless a test
+ * or fuzzer that must never send a query sets its own. */
+struct addrinfo;
+extern int (*conf_resolver)(const char *node, const char *service,
+			    const struct addrinfo *hints,
+			    struct addrinfo **res);
+
 #endif

@@ -52,6 +52,10 @@
 #define MAX_RATE 1000000
 #define LONG_KEY "@long"
 
+int (*conf_resolver)(const char *node, const char *service,
+		     const struct addrinfo *hints,
+		     struct addrinfo **res) = getaddrinfo;
+
 static const char *const default_identity[] = {"hostname.bind", "id.server"};
 
 /* Tags the output writes itself; config tags may not reuse them. */
@@ -728,7 +732,7 @@ static void add_server(struct parser *p, struct conf_target *t,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
-	rc = getaddrinfo(text, NULL, &hints, &res);
+	rc = conf_resolver(text, NULL, &hints, &res);
 	if (rc) {
 		perr(p, line, "cannot resolve '%s': %s", text,
 		     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
