@@ -6,7 +6,10 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 B=${B:-build}
 export B
-export ANYCAST_PROBE="$PWD/$B/anycast-probe"
+case "$B" in
+/*) export ANYCAST_PROBE="$B/anycast-probe" ;;
+*) export ANYCAST_PROBE="$PWD/$B/anycast-probe" ;;
+esac
 export CMOCKA_MESSAGE_OUTPUT=TAP
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
