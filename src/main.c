@@ -33,6 +33,7 @@
 /* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s. */
 #define SHUTDOWN_GRACE_NS (800 * NS_PER_MS)
 #define MAX_ADHOC 256
+#define OUT_CHUNK (64 * 1024)
 
 struct app {
 	const struct conf *conf;
@@ -109,8 +110,16 @@ static bool emit_round(struct app *app)
 	if (app->text) {
 		report_text(&app->out, res, n);
 	} else {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			report_line(&app->out, app->conf, &res[i]);
+			/* Whole lines in chunks: the buffer stays small
+			 * however large the round. */
+			if (app->out.len >= OUT_CHUNK && !app->out.error) {
+				if (!write_all(app->out.data, app->out.len))
+					return false;
+				lineproto_reset(&app->out);
+			}
+		}
 		if (app->conf->self_metrics)
 			report_self(&app->out, app->conf, st, st->start_wall_ns);
 	}

@@ -51,6 +51,7 @@
 #define SEND_BATCH 64          /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
 #define TX_STAMP_SLACK_NS (50 * NS_PER_MS)
+#define PACE_MAX_DEBT_NS (2 * NS_PER_MS)
 
 enum job_state { JOB_IDLE, JOB_QUEUED, JOB_INFLIGHT, JOB_DONE };
 enum tcp_phase { TCP_CONNECTING, TCP_SENDING, TCP_READING };
@@ -127,6 +128,7 @@ struct probe {
 	bool running;
 	size_t done;
 	int64_t round_start_ns;
+	int64_t pace_offset_ns; /* pacing debt forgiven after stalls */
 	uint64_t sent;
 	struct probe_stats stats;
 	struct result *results;
@@ -629,7 +631,7 @@ static void pacer_fire(struct loop_timer *t)
 
 	while (p->count > 0 && p->running) {
 		/* Due time of the next send under the pacing. */
-		int64_t due = p->round_start_ns +
+		int64_t due = p->round_start_ns + p->pace_offset_ns +
 			      (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
 		struct job *j;
 		int rc;
@@ -640,6 +642,11 @@ static void pacer_fire(struct loop_timer *t)
 		}
 		if (now - due > p->stats.send_lag_ns)
 			p->stats.send_lag_ns = now - due;
+		/* After a stall, catch up at most PACE_MAX_DEBT_NS worth of
+		 * sends at once: a burst would overrun the server (and our
+		 * own receive buffer) and make timeouts of our own. */
+		if (now - due > PACE_MAX_DEBT_NS)
+			p->pace_offset_ns += now - due - PACE_MAX_DEBT_NS;
 		if (++batch > SEND_BATCH) {
 			/* Let replies in before sending on. */
 			loop_timer_set(p->loop, &p->pacer, now);
@@ -924,6 +931,7 @@ int probe_round_start(struct probe *p)
 	p->sent = 0;
 	p->running = true;
 	p->round_start_ns = clock_mono_ns();
+	p->pace_offset_ns = 0;
 	p->stats.start_wall_ns = clock_wall_ns();
 	for (size_t i = 0; i < p->n_jobs; i++) {
 		struct job *j = &p->jobs[i];
