@@ -59,7 +59,9 @@ asan:
 	$(MAKE) B=build/asan CC=clang \
 		EXTRA_CFLAGS='-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		LDFLAGS='-fsanitize=address,undefined' all unit
-	B=build/asan tests/run-tests.sh
+	SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		B=build/asan tests/run-tests.sh
 
 # libFuzzer targets, one per parser: tests/fuzz/fuzz_NAME.c, seeds in
 # tests/fuzz/corpus/NAME/. Each runs FUZZ_SECONDS.

@@ -1024,9 +1024,14 @@ static void round_finish(struct probe *p)
 	for (size_t i = 0; i < p->n_jobs; i++) {
 		struct job *j = &p->jobs[i];
 
+		if (j->state == JOB_DONE)
+			resolve_instance(p, j);
+	}
+	for (size_t i = 0; i < p->n_jobs; i++) {
+		struct job *j = &p->jobs[i];
+
 		if (j->state != JOB_DONE)
 			continue;
-		resolve_instance(p, j);
 		p->stats.queries++;
 		if (j->res.has_reply)
 			p->stats.answered++;

@@ -23,7 +23,8 @@ start=$(date +%s)
 prove --exec '' -v --timer "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 passed=$(grep -cE '^[[:space:]]*ok [0-9]+' "$log")
-failed=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$log")
+# A "not ok ... # TODO" is a known gap, not a failure (TAP).
+failed=$(grep -E '^[[:space:]]*not ok [0-9]+' "$log" | grep -vc '# TODO')
 # A script that died before printing its plan fails without a "not ok".
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "time: $(( $(date +%s) - start ))s"
