@@ -32,6 +32,11 @@
 #   LAB_SERIAL[i]=N   LAB_ZONE_EXTRA[i]="records appended to the zone file"
 #   LAB_TTL[i]=N  IP TTL and IPv6 hop limit of the site's packets (default
 #     64 - 3*i, as if the site were 3*i hops away: hop_limit hints the site)
+#   LAB_ZONE_STATE[i]=ok|refused|servfail  (default ok) refused: the site's
+#     server is configured for another zone (other.test), so it answers
+#     REFUSED for example.test; servfail: example.test is configured but its
+#     zone file does not load, so the server answers SERVFAIL. lab_wait_site
+#     waits for that status instead of NOERROR.
 #
 # Functions (return 0 or 1; messages on stderr prefixed "lab: "):
 #   lab_up NSITES            build everything, start servers, wait until every
@@ -47,6 +52,9 @@
 #   lab_kill_site_server SITE    stop that site's DNS server (and wait)
 #   lab_start_site_server SITE   (re)start it and wait until it answers
 #   lab_wait_site SITE           readiness: kdig to its link addresses
+#   lab_site_silent SITE on|off  on: the site sends nothing back to the vantage
+#                            (a dead or hung host: no answer, no ICMP, no TCP
+#                            RST), so queries time out; off: normal again
 #   lab_link_addr SITE ipv4|ipv6 print the site's link address
 #   lab_cleanup_stale        delete namespaces of crashed runs of this lab
 # Variables after lab_up: LAB_VANTAGE (namespace), LAB_SITE_NS[i], LAB_DIR,
@@ -61,7 +69,7 @@ LAB_SVC4=192.0.2.53
 LAB_SVC6=2001:db8:53::53
 LAB_ZONE=example.test
 declare -ga LAB_SITE_NS LAB_PID LAB_SERVER LAB_NSID LAB_IDENTITY LAB_SERIAL LAB_TTL \
-	LAB_ZONE_EXTRA
+	LAB_ZONE_EXTRA LAB_ZONE_STATE
 LAB_NSITES=0
 LAB_VANTAGE=
 LAB_DIR=
@@ -166,13 +174,28 @@ lab_defaults() {
 	[ -n "${LAB_SERIAL[$i]+x}" ] || LAB_SERIAL[$i]=$((2024010100 + i))
 	[ -n "${LAB_TTL[$i]+x}" ] || LAB_TTL[$i]=$((64 - 3 * i))
 	[ -n "${LAB_ZONE_EXTRA[$i]+x}" ] || LAB_ZONE_EXTRA[$i]=
+	[ -n "${LAB_ZONE_STATE[$i]+x}" ] || LAB_ZONE_STATE[$i]=ok
+}
+
+# The zone site $1's server is configured for (LAB_ZONE_STATE refused: another).
+lab_served_zone() {
+	if [ "${LAB_ZONE_STATE[$1]}" = refused ]; then echo other.test; else echo "$LAB_ZONE"; fi
+}
+
+# The status site $1 gives for LAB_ZONE SOA once it is up.
+lab_site_status() {
+	case ${LAB_ZONE_STATE[$1]} in
+	refused) echo REFUSED ;;
+	servfail) echo SERVFAIL ;;
+	*) echo NOERROR ;;
+	esac
 }
 
 lab_write_zone() {
 	local i=$1 f=$2
 	local label=${LAB_NSID[$i]:-site$i}
 	cat >"$f" <<EOF
-\$ORIGIN $LAB_ZONE.
+\$ORIGIN $(lab_served_zone "$i").
 \$TTL 300
 @	SOA	ns1 hostmaster ${LAB_SERIAL[$i]} 3600 900 604800 300
 @	NS	ns1
@@ -181,6 +204,9 @@ ns1	AAAA	$LAB_SVC6
 site	TXT	"$label"
 ${LAB_ZONE_EXTRA[$i]}
 EOF
+	# An unknown type: every server rejects the file and leaves the zone unloaded.
+	[ "${LAB_ZONE_STATE[$i]}" = servfail ] && echo "broken	NOSUCHTYPE	x" >>"$f"
+	return 0
 }
 
 lab_write_nsd() {
@@ -212,7 +238,7 @@ lab_write_nsd() {
 		echo "remote-control:"
 		echo "  control-enable: no"
 		echo "zone:"
-		echo "  name: $LAB_ZONE"
+		echo "  name: $(lab_served_zone "$i")"
 		echo "  zonefile: \"$d/zone\""
 	} >"$d/nsd.conf"
 }
@@ -243,7 +269,7 @@ lab_write_knot() {
 		echo "    zonefile-sync: -1"
 		echo "    journal-content: none"
 		echo "zone:"
-		echo "  - domain: $LAB_ZONE"
+		echo "  - domain: $(lab_served_zone "$i")"
 		echo "    file: \"$d/zone\""
 	} >"$d/knot.conf"
 }
@@ -274,7 +300,7 @@ lab_write_bind() {
 		fi
 		echo "};"
 		echo "controls { };"
-		echo "zone \"$LAB_ZONE\" { type primary; file \"$d/zone\"; };"
+		echo "zone \"$(lab_served_zone "$i")\" { type primary; file \"$d/zone\"; };"
 	} >"$d/named.conf"
 }
 
@@ -299,15 +325,17 @@ lab_spawn_server() {
 	LAB_PID[$i]=$!
 }
 
-# Readiness: site $1 answers example.test SOA on both its link addresses,
+# Readiness: site $1 answers example.test SOA with NOERROR (REFUSED or
+# SERVFAIL per LAB_ZONE_STATE) on both its link addresses,
 # asked from the vantage namespace. Polls for up to ${2:-15} seconds.
 lab_wait_site() {
-	local i=$1 secs=${2:-15} a ok n=0
+	local i=$1 secs=${2:-15} a ok n=0 want
+	want=$(lab_site_status "$i")
 	while [ "$n" -lt $((secs * 10)) ]; do
 		ok=1
 		for a in $(lab_link_addr "$i" ipv4) $(lab_link_addr "$i" ipv6); do
 			lab_exec_vantage kdig @"$a" +time=1 +retry=0 +norec \
-				"$LAB_ZONE" SOA 2>/dev/null | grep -q 'status: NOERROR' ||
+				"$LAB_ZONE" SOA 2>/dev/null | grep -q "status: $want" ||
 				{ ok=0; break; }
 		done
 		[ "$ok" = 1 ] && return 0
@@ -337,6 +365,26 @@ lab_kill_site_server() {
 	LAB_PID[$i]=
 	# NSD's xfrd and server children, if any outlived the parent.
 	lab_kill_ns_pids "${LAB_SITE_NS[$i]}"
+}
+
+# lab_site_silent SITE on|off: a blackhole route in the site for the
+# vantage's link addresses drops everything the site sends back (answers,
+# ICMP errors, TCP SYN-ACK and RST) while queries still reach it.
+lab_site_silent() {
+	local i=$1 how=${2:-on} ns=${LAB_SITE_NS[$1]}
+	[ -n "$ns" ] || { lab_log "lab_site_silent: no site '$i'"; return 1; }
+	case $how in on) ;; off)
+		ip -n "$ns" route del blackhole "$(lab_vantage_addr "$i" ipv4)/32" 2>/dev/null
+		ip -n "$ns" -6 route del blackhole "$(lab_vantage_addr "$i" ipv6)/128" 2>/dev/null
+		return 0
+		;;
+	*)
+		lab_log "lab_site_silent: on or off, not '$how'"
+		return 1
+		;;
+	esac
+	ip -n "$ns" route replace blackhole "$(lab_vantage_addr "$i" ipv4)/32" &&
+		ip -n "$ns" -6 route replace blackhole "$(lab_vantage_addr "$i" ipv6)/128"
 }
 
 lab_start_site_server() {
