@@ -144,6 +144,8 @@ static struct udpsock *udp_socket_for(struct probe *p, int family);
 
 /* ---- small helpers ---------------------------------------------------- */
 
+static void *(*volatile touch)(void *, int, size_t) = memset;
+
 static int fam_index(int family)
 {
 	return family == CONF_IPV6 ? 1 : 0;
@@ -504,9 +506,14 @@ static struct udpsock *udp_socket_for(struct probe *p, int family)
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->by_id = calloc(UDP_IDS, sizeof(*s->by_id))) == NULL ||
-	    (s->by_key = calloc(UDP_IDS, sizeof(*s->by_key))) == NULL)
+	if (s == NULL || (s->by_id = malloc(UDP_IDS * sizeof(*s->by_id))) == NULL ||
+	    (s->by_key = malloc(UDP_IDS * sizeof(*s->by_key))) == NULL)
 		goto fail;
+	/* Touched now, not page by page as random IDs reach them: memory
+	 * use is flat from the first round on. (Through a volatile pointer:
+	 * compilers turn malloc + memset into a lazily backed calloc.) */
+	touch(s->by_id, 0, UDP_IDS * sizeof(*s->by_id));
+	touch(s->by_key, 0, UDP_IDS * sizeof(*s->by_key));
 	s->stamps = stamps;
 	s->h.fn = udp_event;
 	s->probe = p;
