@@ -57,6 +57,8 @@ int net_udp_open(int family, bool *stamps)
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
 		 const void *buf, size_t len)
 {
+	bool again = true;
+
 	for (;;) {
 		ssize_t n = sendto(fd, buf, len, 0, to, tolen);
 
@@ -66,6 +68,15 @@ int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
 			continue;
 		if (errno == EWOULDBLOCK)
 			return -EAGAIN;
+		/* With IP_RECVERR an ICMP error for an earlier datagram to
+		 * another server leaves a pending socket error that the next
+		 * send reports (and clears). It belongs to that other query
+		 * (the error queue says which): send once more, and only an
+		 * error that repeats is this datagram's own. */
+		if (again) {
+			again = false;
+			continue;
+		}
 		return -errno;
 	}
 }

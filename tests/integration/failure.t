@@ -163,4 +163,27 @@ my @both = ('127.0.0.1', '::1');
 	is(scalar(grep { /(?<![\w:.])::1(?![\w:.])/ } @lines), 4, 'text: 4 rows for ::1');
 }
 
+# --- a refused address does not taint others on the same socket: with
+# IP_RECVERR the ICMP error leaves a pending socket error that the next
+# send to ANOTHER server reports; that query must still succeed.
+{
+	my $conf = make_conf("$dir/mixed.conf",
+	    probe => { timeout => '1s', retries => 0, identity => '', rate => 1000000 },
+	    targets => [
+		{ name => 'closed', server => ['127.0.0.1'], port => $closed,
+		    query => ['example.test SOA'] },
+		{ name => 'nsd', server => ['127.0.0.1'], port => $nsd->{port},
+		    query => ['example.test SOA', 'example.test NS', 'www.example.test A'] } ]);
+	for my $try (1 .. 3) {
+		my $r = run_probe(args => ['--once', '-c', $conf], timeout => 20);
+		my @rows = lp_parse_all($r->{out}, "mixed $try");
+		my @bad = grep { $_->{tags}{target} eq 'nsd' && $_->{tags}{result} ne 'success' } @rows;
+		is(scalar @bad, 0, "mixed try $try: every NSD row succeeds next to a refused port")
+		    or diag(join("\n", map { $_->{raw} // '' } @bad));
+		is(scalar(grep { $_->{tags}{target} eq 'closed' &&
+		    ($_->{fields}{error}{value} // '') eq 'connection refused' } @rows), 1,
+		    "mixed try $try: the closed port's row is the refused one");
+	}
+}
+
 done_testing();
