@@ -107,21 +107,7 @@ ok $((!$?)) "ipv6 service unreachable without a route"
 # The probe inside the lab.
 lab_catchment 1 both
 conf="$LAB_DIR/probe.conf"
-cat >"$conf" <<EOF
-[probe]
-timeout = 1s
-retries = 0
-identity = hostname.bind id.server
-
-[tags]
-dc = lab
-
-[target lab-anycast]
-server = $LAB_SVC4
-server = $LAB_SVC6
-transport = udp tcp
-query = $LAB_ZONE SOA
-EOF
+lab_probe_conf "$conf"
 
 # check_round SITE-NSID: run one round, every row names that instance.
 check_round() {

@@ -91,21 +91,7 @@ echo "demo: starting the lab: two anycast instances of 192.0.2.53 and 2001:db8:5
 lab_up 2 || exit 2
 
 conf="$LAB_DIR/probe.conf"
-cat >"$conf" <<EOF
-[probe]
-timeout = 1s
-retries = 0
-identity = hostname.bind id.server
-
-[tags]
-dc = lab
-
-[target lab-anycast]
-server = $LAB_SVC4
-server = $LAB_SVC6
-transport = udp tcp
-query = $LAB_ZONE SOA
-EOF
+lab_probe_conf "$conf"
 chmod 644 "$conf"
 
 half=$((rounds / 2))

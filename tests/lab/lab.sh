@@ -394,6 +394,26 @@ lab_start_site_server() {
 	lab_wait_site "$i"
 }
 
+# lab_probe_conf FILE: the probe config of the demo and the lab tests: both
+# service addresses over UDP and TCP, the zone's SOA and both identities.
+lab_probe_conf() {
+	cat >"$1" <<EOF
+[probe]
+timeout = 1s
+retries = 0
+identity = hostname.bind id.server
+
+[tags]
+dc = lab
+
+[target lab-anycast]
+server = $LAB_SVC4
+server = $LAB_SVC6
+transport = udp tcp
+query = $LAB_ZONE SOA
+EOF
+}
+
 # lab_catchment SITE|none [ipv4|ipv6|both]: route the service address(es)
 # in the vantage namespace via SITE's link (or remove the route: "none").
 lab_catchment() {
