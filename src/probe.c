@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -44,6 +45,7 @@
 #include "log.h"
 #include "net.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define UDP_IDS 65536
 #define UDP_MAX_INFLIGHT 16384 /* per socket: keeps random IDs easy to find */
 #define UDP_BUF 65536
@@ -534,15 +536,42 @@ fail:
 	return NULL;
 }
 
+/* Message IDs come from the kernel's CSPRNG, fetched a few thousand at a
+ * time: glibc's arc4random() here is one getrandom() syscall per call,
+ * which cost more than the sendto() itself. */
+static uint16_t random_id(void)
+{
+	static uint16_t pool[4096];
+	static size_t left;
+
+	if (left == 0) {
+		size_t got = 0;
+
+		while (got < sizeof(pool)) {
+			ssize_t n = getrandom((char *)pool + got,
+					      sizeof(pool) - got, 0);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				/* Never here on Linux >= 3.17; still random
+				 * enough not to repeat. */
+				for (size_t i = 0; i < ARRAY_SIZE(pool); i++)
+					pool[i] = (uint16_t)(clock_mono_ns() * 2654435761u >> 7);
+				break;
+			}
+			got += (size_t)n;
+		}
+		left = ARRAY_SIZE(pool);
+	}
+	return pool[--left];
+}
+
 static int udp_pick_id(struct udpsock *s, uint16_t *id)
 {
-	uint32_t r = arc4random();
-
 	for (int i = 0; i < 64; i++) {
-		uint16_t cand = (uint16_t)(r + (uint32_t)i * 40503u);
+		uint16_t cand = random_id();
 
-		if (i % 8 == 0)
-			cand = (uint16_t)arc4random();
 		if (s->by_id[cand] == NULL) {
 			*id = cand;
 			return 0;
@@ -623,7 +652,7 @@ static int job_send_tcp(struct job *j, int64_t now)
 	j->fd = fd;
 	j->phase = TCP_CONNECTING;
 	j->io_done = 0;
-	j->id = (uint16_t)arc4random();
+	j->id = random_id();
 	j->state = JOB_INFLIGHT;
 	loop_timer_set(p->loop, &j->timer, now + j->target->timeout_ns);
 	return 1;
