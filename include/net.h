@@ -41,15 +41,20 @@ int net_udp_open(int family, bool *stamps);
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
 		 const void *buf, size_t len);
 
-/* Receive one datagram into M. Returns 0, -EAGAIN when drained, or -errno
- * (a pending ICMP error may surface here too: read the error queue). */
-int net_udp_recv(int fd, struct net_msg *m);
+/* Most datagrams one call returns. */
+#define NET_BATCH 16
 
-/* Read one entry of the error queue. Either a TX timestamp (M->tx_stamp,
- * M->tx_key, M->stamp_ns) or an ICMP error: M->buf gets the offending
- * packet's payload as far as the kernel kept it, M->peer its destination,
- * M->error the errno. Returns 0, -EAGAIN when empty, or -errno. */
-int net_udp_recv_error(int fd, struct net_msg *m);
+/* Receive up to N (<= NET_BATCH) datagrams into M[0..N) in one system call
+ * (each M[i].buf/cap set by the caller). Returns how many, -EAGAIN when
+ * none is queued, or -errno (a pending ICMP error may surface here: read
+ * the error queue). Fewer than N means the queue was drained. */
+int net_udp_recv(int fd, struct net_msg *m, unsigned n);
+
+/* The same for the error queue. Each entry is either a TX timestamp
+ * (tx_stamp, tx_key, stamp_ns) or an ICMP error: buf gets the offending
+ * packet's payload as far as the kernel kept it, peer its destination,
+ * error the errno. */
+int net_udp_recv_error(int fd, struct net_msg *m, unsigned n);
 
 /* Start a nonblocking TCP connection. Returns the fd (connection under way
  * or done: wait for EPOLLOUT) or -errno for an immediate failure. */

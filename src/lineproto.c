@@ -246,11 +246,29 @@ static bool needs_escape(uint8_t c, enum token kind)
  * Returns the sanitised length (0: nothing written, the caller skips the
  * tag or field), or 0 with lp->error set.
  */
+/* True when S[0..N) goes out as it is: printable ASCII with nothing to
+ * escape, replace or cut. Most tokens (our own keys, config values, ASCII
+ * NSIDs) are, and skip the sanitising copy. */
+static bool plain_token(const uint8_t *s, size_t n, size_t max, enum token kind)
+{
+	if (n == 0 || n > max || (kind == TOKEN_MEASUREMENT && s[0] == '#'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7F || s[i] == '\\' ||
+		    needs_escape(s[i], kind))
+			return false;
+	return true;
+}
+
 static size_t put_token(struct lineproto *lp, const uint8_t *src, size_t len,
                         size_t max, enum token kind)
 {
 	if (!src)
 		len = 0;
+	if (plain_token(src, len, max, kind)) {
+		put(lp, src, len);
+		return lp->error ? 0 : len;
+	}
 	if (len > SIZE_MAX / 16) {
 		lp->error = -ENOMEM;
 		return 0;
@@ -383,14 +401,21 @@ void lineproto_field_float(struct lineproto *lp, const char *key, double v)
 
 void lineproto_field_int(struct lineproto *lp, const char *key, int64_t v)
 {
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%" PRId64 "i", v);
+	/* By hand: snprintf() was a quarter of the probe's user time. */
+	char num[24];
+	size_t n = sizeof(num);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	if (n < 0 || (size_t)n >= sizeof(num))
-		return;
+	num[--n] = 'i';
+	do {
+		num[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		num[--n] = '-';
 	if (!field_key(lp, key))
 		return;
-	put(lp, num, (size_t)n);
+	put(lp, num + n, sizeof(num) - n);
 	field_done(lp);
 }
 

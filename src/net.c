@@ -115,52 +115,61 @@ static void read_cmsgs(struct msghdr *mh, struct net_msg *m)
 	}
 }
 
-static int recv_common(int fd, struct net_msg *m, int flags)
+#define CONTROL_SIZE 256 /* TTL + timestamping + extended error */
+
+/* Up to N datagrams (or error-queue entries) in one recvmmsg(). */
+static int recv_batch(int fd, struct net_msg *m, unsigned n, int flags)
 {
+	struct mmsghdr mh[NET_BATCH];
+	struct iovec iov[NET_BATCH];
 	union {
 		struct cmsghdr align;
-		uint8_t buf[512];
-	} control;
-	struct iovec iov = { .iov_base = m->buf, .iov_len = m->cap };
-	struct msghdr mh = {
-		.msg_name = &m->peer,
-		.msg_namelen = sizeof(m->peer),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n;
+		uint8_t buf[CONTROL_SIZE];
+	} control[NET_BATCH];
+	int got;
 
+	if (n > NET_BATCH)
+		n = NET_BATCH;
+	for (unsigned i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ .iov_base = m[i].buf, .iov_len = m[i].cap };
+		mh[i].msg_hdr = (struct msghdr){
+			.msg_name = &m[i].peer,
+			.msg_namelen = sizeof(m[i].peer),
+			.msg_iov = &iov[i],
+			.msg_iovlen = 1,
+			.msg_control = control[i].buf,
+			.msg_controllen = sizeof(control[i].buf),
+		};
+	}
 	do
-		n = recvmsg(fd, &mh, flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		got = recvmmsg(fd, mh, n, flags | MSG_DONTWAIT, NULL);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	m->len = (size_t)n;
-	m->truncated = (mh.msg_flags & MSG_TRUNC) != 0;
-	m->peerlen = mh.msg_namelen;
-	m->hop_limit = -1;
-	m->error = 0;
-	m->stamp_ns = 0;
-	m->tx_stamp = false;
-	m->tx_key = 0;
-	read_cmsgs(&mh, m);
-	return 0;
+	for (int i = 0; i < got; i++) {
+		m[i].len = mh[i].msg_len;
+		m[i].truncated = (mh[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+		m[i].peerlen = mh[i].msg_hdr.msg_namelen;
+		m[i].hop_limit = -1;
+		m[i].error = 0;
+		m[i].stamp_ns = 0;
+		m[i].tx_stamp = false;
+		m[i].tx_key = 0;
+		read_cmsgs(&mh[i].msg_hdr, &m[i]);
+		if ((flags & MSG_ERRQUEUE) && m[i].error == 0 && !m[i].tx_stamp)
+			m[i].error = EIO;
+	}
+	return got;
 }
 
-int net_udp_recv(int fd, struct net_msg *m)
+int net_udp_recv(int fd, struct net_msg *m, unsigned n)
 {
-	return recv_common(fd, m, 0);
+	return recv_batch(fd, m, n, 0);
 }
 
-int net_udp_recv_error(int fd, struct net_msg *m)
+int net_udp_recv_error(int fd, struct net_msg *m, unsigned n)
 {
-	int rc = recv_common(fd, m, MSG_ERRQUEUE);
-
-	if (rc == 0 && m->error == 0 && !m->tx_stamp)
-		m->error = EIO;
-	return rc;
+	return recv_batch(fd, m, n, MSG_ERRQUEUE);
 }
 
 int net_tcp_connect(const struct sockaddr *to, socklen_t tolen)

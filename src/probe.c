@@ -49,6 +49,7 @@
 #define UDP_IDS 65536
 #define UDP_MAX_INFLIGHT 16384 /* per socket: keeps random IDs easy to find */
 #define UDP_BUF 65536
+#define ERR_BUF 512 /* an ICMP error's copy of our query: the ID is enough */
 #define TCP_BUF 65537
 #define SEND_BATCH 64          /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
@@ -122,7 +123,8 @@ struct probe {
 	/* UDP sockets per family: [0] IPv4, [1] IPv6 */
 	struct udpsock **socks[2];
 	size_t n_socks[2];
-	uint8_t *udp_buf;
+	uint8_t *udp_buf;      /* NET_BATCH datagrams of UDP_BUF */
+	uint8_t *err_buf;      /* NET_BATCH error-queue payloads of ERR_BUF */
 	uint8_t **tcp_free; /* free TCP buffers */
 	size_t n_tcp_free, cap_tcp_free;
 	long tcp_open, tcp_max;
@@ -253,8 +255,10 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 	p->jobs = calloc(n ? n : 1, sizeof(*p->jobs));
 	p->ring = calloc(n ? n : 1, sizeof(*p->ring));
 	p->results = calloc(n ? n : 1, sizeof(*p->results));
-	p->udp_buf = malloc(UDP_BUF);
-	if (!p->tmpls || !p->jobs || !p->ring || !p->results || !p->udp_buf)
+	p->udp_buf = malloc(NET_BATCH * UDP_BUF);
+	p->err_buf = malloc(NET_BATCH * ERR_BUF);
+	if (!p->tmpls || !p->jobs || !p->ring || !p->results || !p->udp_buf ||
+	    !p->err_buf)
 		goto fail;
 
 	for (size_t i = 0; i < conf->n_targets; i++) {
@@ -349,6 +353,7 @@ void probe_free(struct probe *p)
 	free(p->ring);
 	free(p->results);
 	free(p->udp_buf);
+	free(p->err_buf);
 	free(p);
 }
 
@@ -712,81 +717,109 @@ static void pacer_fire(struct loop_timer *t)
 
 /* ---- receiving -------------------------------------------------------- */
 
+static void udp_error_entry(struct udpsock *s, const struct net_msg *m)
+{
+	struct job *j;
+
+	if (m->tx_stamp) {
+		j = s->by_key[m->tx_key % UDP_IDS];
+		/* A stamp is believed only for the send it belongs to: same
+		 * key, and taken close to our own clock's time. */
+		if (j != NULL && j->tx_key == m->tx_key && m->stamp_ns &&
+		    llabs(m->stamp_ns - j->send_wall_ns) < TX_STAMP_SLACK_NS)
+			j->tx_stamp_ns = m->stamp_ns;
+		return;
+	}
+	if (m->len < 2)
+		return;
+	j = s->by_id[dnsmsg_get_id(m->buf)];
+	if (j == NULL || !net_addr_equal(&m->peer, &j->server->addr))
+		return;
+	job_done(j, RESULT_ERROR, net_strerror(m->error));
+}
+
+/* TX stamps and ICMP errors, a batch per system call. */
 static void udp_error_queue(struct udpsock *s)
 {
 	struct probe *p = s->probe;
-	struct net_msg m = { .buf = p->udp_buf, .cap = UDP_BUF };
+	struct net_msg m[NET_BATCH];
+	int n;
 
-	while (net_udp_recv_error(s->fd, &m) == 0) {
-		struct job *j;
+	for (unsigned i = 0; i < NET_BATCH; i++)
+		m[i] = (struct net_msg){ .buf = p->err_buf + i * ERR_BUF,
+					 .cap = ERR_BUF };
+	do {
+		n = net_udp_recv_error(s->fd, m, NET_BATCH);
+		for (int i = 0; i < n; i++)
+			udp_error_entry(s, &m[i]);
+	} while (n == NET_BATCH);
+}
 
-		if (m.tx_stamp) {
-			j = s->by_key[m.tx_key % UDP_IDS];
-			/* A stamp is believed only for the send it belongs to:
-			 * same key, and taken close to our own clock's time. */
-			if (j != NULL && j->tx_key == m.tx_key && m.stamp_ns &&
-			    llabs(m.stamp_ns - j->send_wall_ns) < TX_STAMP_SLACK_NS)
-				j->tx_stamp_ns = m.stamp_ns;
-			continue;
-		}
-		if (m.len < 2)
-			continue;
-		j = s->by_id[dnsmsg_get_id(m.buf)];
-		if (j == NULL || !net_addr_equal(&m.peer, &j->server->addr))
-			continue;
-		job_done(j, RESULT_ERROR, net_strerror(m.error));
+static void udp_datagram(struct udpsock *s, const struct net_msg *m, int64_t now)
+{
+	struct probe *p = s->probe;
+	struct dnsmsg_reply reply;
+	struct job *j;
+
+	if (m->len < 12 || m->truncated ||
+	    (j = s->by_id[dnsmsg_get_id(m->buf)]) == NULL ||
+	    !net_addr_equal(&m->peer, &j->server->addr)) {
+		p->stats.dropped++;
+		return;
 	}
+	if (dnsmsg_reply_parse(m->buf, m->len, &reply) < 0) {
+		/* Not an answer: a spoofer must not be able to end the query;
+		 * it ends as an error only if nothing better arrives before
+		 * the timeout. */
+		j->seen_error = "malformed response";
+		p->stats.dropped++;
+		return;
+	}
+	if (!dnsmsg_question_matches(j->tmpl, &reply)) {
+		j->seen_error = "question mismatch";
+		p->stats.dropped++;
+		return;
+	}
+	if (m->stamp_ns && j->tx_stamp_ns == 0 && s->stamps) {
+		/* The TX stamp was queued before the reply came, but may not
+		 * have been read yet. */
+		udp_error_queue(s);
+		if (j->state != JOB_INFLIGHT)
+			return;
+	}
+	job_answered(j, &reply, now, m->hop_limit, m->stamp_ns);
 }
 
 static void udp_event(struct loop_handler *h, uint32_t events)
 {
 	struct udpsock *s = (struct udpsock *)h;
 	struct probe *p = s->probe;
-	struct net_msg m = { .buf = p->udp_buf, .cap = UDP_BUF };
-	struct dnsmsg_reply reply;
+	struct net_msg m[NET_BATCH];
+	int errors = 0;
 
 	if (events & EPOLLERR)
 		udp_error_queue(s);
+	for (unsigned i = 0; i < NET_BATCH; i++)
+		m[i] = (struct net_msg){ .buf = p->udp_buf + i * UDP_BUF,
+					 .cap = UDP_BUF };
 	for (;;) {
-		int rc = net_udp_recv(s->fd, &m);
+		int n = net_udp_recv(s->fd, m, NET_BATCH);
 		int64_t now = clock_mono_ns();
-		struct job *j;
 
-		if (rc == -EAGAIN)
+		if (n == -EAGAIN)
 			break;
-		if (rc < 0) {
-			/* A pending ICMP error surfaces here once; the
-			 * error queue says which query it belongs to. */
+		if (n < 0) {
+			/* A pending ICMP error surfaces here once; the error
+			 * queue says which query it belongs to. */
 			udp_error_queue(s);
+			if (++errors > 8)
+				break; /* level-triggered: back next turn */
 			continue;
 		}
-		if (m.len < 12 || m.truncated ||
-		    (j = s->by_id[dnsmsg_get_id(m.buf)]) == NULL ||
-		    !net_addr_equal(&m.peer, &j->server->addr)) {
-			p->stats.dropped++;
-			continue;
-		}
-		if (dnsmsg_reply_parse(m.buf, m.len, &reply) < 0) {
-			/* Not an answer: a spoofer must not be able to end
-			 * the query; it ends as an error only if nothing
-			 * better arrives before the timeout. */
-			j->seen_error = "malformed response";
-			p->stats.dropped++;
-			continue;
-		}
-		if (!dnsmsg_question_matches(j->tmpl, &reply)) {
-			j->seen_error = "question mismatch";
-			p->stats.dropped++;
-			continue;
-		}
-		if (m.stamp_ns && j->tx_stamp_ns == 0 && s->stamps) {
-			/* The TX stamp was queued before the reply came, but
-			 * may not have been read yet. */
-			udp_error_queue(s);
-			if (j->state != JOB_INFLIGHT)
-				continue;
-		}
-		job_answered(j, &reply, now, m.hop_limit, m.stamp_ns);
+		for (int i = 0; i < n; i++)
+			udp_datagram(s, &m[i], now);
+		if (n < NET_BATCH)
+			break; /* drained, without a call that says EAGAIN */
 	}
 }
 
