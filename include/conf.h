@@ -119,6 +119,11 @@ void conf_print(const struct conf *conf, FILE *out);
 int conf_parse_duration(const char *text, int64_t *out_ns);
 /* Type and class names are dnsmsg's (dnsmsg_parse_type() and friends). */
 
+/* True for a tag key the output writes itself or InfluxDB reserves
+ * ("time"; "_measurement", "_field", ... in InfluxDB 2): [tags] and tag.*
+ * may not use it. The one list both conf and report check. */
+bool conf_tag_reserved(const char *key);
+
 void conf_free(struct conf *conf); /* NULL is fine */
 
 /* The look-up conf_load() uses for host names: getaddrinfo() unless a test

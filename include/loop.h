@@ -34,7 +34,12 @@ int loop_mod(struct loop *loop, int fd, uint32_t events, struct loop_handler *h)
 /* Forget FD; call it before close(). */
 void loop_del(struct loop *loop, int fd);
 
-/* Arm (or re-arm) T for WHEN_NS; returns 0 or -ENOMEM. */
+/* Make room for N armed timers at once, so that arming up to N never
+ * fails. Returns 0 or -ENOMEM. */
+int loop_timer_reserve(struct loop *loop, size_t n);
+
+/* Arm (or re-arm) T for WHEN_NS; returns 0 or -ENOMEM (never after
+ * loop_timer_reserve() for as many timers). */
 int loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t when_ns);
 void loop_timer_cancel(struct loop *loop, struct loop_timer *t);
 static inline int loop_timer_armed(const struct loop_timer *t)

@@ -28,6 +28,9 @@ void probe_free(struct probe *probe); /* NULL is fine */
 /* Start a round; -EBUSY when one is running. */
 int probe_round_start(struct probe *probe);
 bool probe_round_running(const struct probe *probe);
+/* Rounds finished so far (aborted ones included): a round that starts and
+ * ends within one turn of the loop is still seen. */
+uint64_t probe_rounds_done(const struct probe *probe);
 
 /* End the running round now: queries still in flight are dropped (no row),
  * the rest is resolved as at a normal end. Returns how many were dropped. */

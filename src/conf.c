@@ -42,10 +42,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "dnsmsg.h"
 
-#define NS_PER_MS (1000LL * 1000)
-#define NS_PER_S (1000LL * 1000 * 1000)
+#define NS_PER_S NS_PER_SEC
 #define MAX_TIMEOUT_NS (3600 * NS_PER_S)
 #define MAX_INTERVAL_NS (86400 * NS_PER_S)
 #define MAX_RETRIES 10
@@ -58,11 +58,21 @@ int (*conf_resolver)(const char *node, const char *service,
 
 static const char *const default_identity[] = {"hostname.bind", "id.server"};
 
-/* Tags the output writes itself; config tags may not reuse them. */
+/* Tags the output writes itself, and what InfluxDB reserves. */
 static const char *const reserved_tags[] = {
 	"target", "server", "server_name", "family", "transport", "domain",
 	"record_type", "class", "result", "rcode", "instance", "instance_source",
+	"time", "_measurement", "_field", "_start", "_stop", "_time", "_value",
 };
+
+bool conf_tag_reserved(const char *key)
+{
+	for (size_t i = 0; i < sizeof reserved_tags / sizeof reserved_tags[0];
+	     i++)
+		if (strcmp(key, reserved_tags[i]) == 0)
+			return true;
+	return false;
+}
 
 enum section { SEC_NONE, SEC_PROBE, SEC_TAGS, SEC_TARGET, SEC_BAD };
 
@@ -552,13 +562,10 @@ static bool tag_ok(struct parser *p, const char *kind, const char *key,
 		perr(p, p->lineno, "%s key has a control character", kind);
 		return false;
 	}
-	for (size_t i = 0; i < sizeof reserved_tags / sizeof reserved_tags[0];
-	     i++) {
-		if (streq(key, reserved_tags[i])) {
-			perr(p, p->lineno,
-			     "%s key '%s' is a built-in tag name", kind, key);
-			return false;
-		}
+	if (conf_tag_reserved(key)) {
+		perr(p, p->lineno, "%s key '%s' is a reserved tag name", kind,
+		     key);
+		return false;
 	}
 	if (!*val) {
 		perr(p, p->lineno, "empty value for %s '%s'", kind, key);

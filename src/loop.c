@@ -131,19 +131,27 @@ void loop_timer_cancel(struct loop *loop, struct loop_timer *t)
 	heap_down(loop, last->slot - 1);
 }
 
+int loop_timer_reserve(struct loop *loop, size_t n)
+{
+	struct loop_timer **heap;
+
+	if (n <= loop->cap)
+		return 0;
+	heap = realloc(loop->heap, n * sizeof(*heap));
+	if (heap == NULL)
+		return -ENOMEM;
+	loop->heap = heap;
+	loop->cap = n;
+	return 0;
+}
+
 int loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t when_ns)
 {
 	if (t->slot != 0)
 		loop_timer_cancel(loop, t);
-	if (loop->n == loop->cap) {
-		size_t cap = loop->cap ? loop->cap * 2 : 64;
-		struct loop_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
-
-		if (heap == NULL)
-			return -ENOMEM;
-		loop->heap = heap;
-		loop->cap = cap;
-	}
+	if (loop->n == loop->cap &&
+	    loop_timer_reserve(loop, loop->cap ? loop->cap * 2 : 64) < 0)
+		return -ENOMEM;
 	t->when_ns = when_ns;
 	loop->heap[loop->n] = t;
 	t->slot = ++loop->n;

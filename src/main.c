@@ -149,6 +149,8 @@ static void start_round(struct app *app)
 	probe_round_start(app->probe);
 }
 
+/* Triggers only ask for a round; the main loop starts it once the last
+ * round is written out, so no round is ever started over an unprinted one. */
 static void trigger(struct app *app, const char *why)
 {
 	if (app->quit)
@@ -164,10 +166,8 @@ static void trigger(struct app *app, const char *why)
 			log_msg(LOG_WARN, "%s while round %llu is still running "
 				"and another is pending: coalesced into it", why,
 				(unsigned long long)app->rounds);
-		app->pending = true;
-		return;
 	}
-	start_round(app);
+	app->pending = true;
 }
 
 static void begin_quit(struct app *app)
@@ -176,7 +176,6 @@ static void begin_quit(struct app *app)
 		return;
 	app->quit = true;
 	app->quit_deadline_ns = clock_mono_ns() + SHUTDOWN_GRACE_NS;
-	app->pending = false;
 }
 
 static void on_stdin(struct loop_handler *h, uint32_t events)
@@ -273,10 +272,13 @@ static int setup_triggers(struct app *app)
 	return 0;
 }
 
-/* The long-running mode: returns the exit code. */
+/* The long-running mode: returns the exit code. Each turn: print every
+ * round that finished (seen by the probe's round counter, so a round that
+ * starts and ends within one turn is printed too), start a requested one,
+ * wait for the loop. */
 static int run_service(struct app *app)
 {
-	bool was_running = false;
+	uint64_t printed = 0;
 
 	if (setup_triggers(app) < 0) {
 		log_msg(LOG_ERROR, "cannot set up signals: %s", strerror(errno));
@@ -287,31 +289,36 @@ static int run_service(struct app *app)
 	for (;;) {
 		int64_t wait = -1;
 
-		if (app->quit) {
-			if (!probe_round_running(app->probe) && !was_running)
-				break;
-			wait = app->quit_deadline_ns - clock_mono_ns();
-			if (wait <= 0 && probe_round_running(app->probe)) {
-				size_t lost = probe_round_abort(app->probe);
-
-				log_msg(LOG_WARN, "shutting down: %zu queries "
-					"still in flight were dropped", lost);
-				wait = 0;
-			}
-			if (wait < 0)
-				wait = 0;
-		}
-		if (!was_running || probe_round_running(app->probe))
-			loop_run_once(app->loop, wait);
-		if (was_running && !probe_round_running(app->probe)) {
+		if (probe_rounds_done(app->probe) != printed) {
+			printed = probe_rounds_done(app->probe);
 			if (!emit_round(app)) {
 				log_msg(LOG_INFO, "stdout closed: exiting");
 				return 0;
 			}
-			if (app->pending && !app->quit)
-				start_round(app);
 		}
-		was_running = probe_round_running(app->probe);
+		if (app->quit) {
+			/* A round asked for before the end (the lines of a
+			 * file on stdin) still runs, within the deadline. */
+			if (app->pending && !probe_round_running(app->probe) &&
+			    app->quit_deadline_ns - clock_mono_ns() > 0) {
+				start_round(app);
+				continue;
+			}
+			if (!probe_round_running(app->probe))
+				break;
+			wait = app->quit_deadline_ns - clock_mono_ns();
+			if (wait <= 0) {
+				size_t lost = probe_round_abort(app->probe);
+
+				log_msg(LOG_WARN, "shutting down: %zu queries "
+					"still in flight were dropped", lost);
+				continue; /* print what the round has */
+			}
+		} else if (app->pending && !probe_round_running(app->probe)) {
+			start_round(app);
+			continue; /* it may have ended at once */
+		}
+		loop_run_once(app->loop, wait);
 	}
 	return 0;
 }
@@ -448,9 +455,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	app.conf = conf;
 	lineproto_init(&app.out);
-	if (loop_new(&app.loop) < 0 ||
-	    probe_new(&app.probe, conf, app.loop) < 0) {
-		log_msg(LOG_ERROR, "cannot start: %s", strerror(errno));
+	if ((rc = loop_new(&app.loop)) < 0 ||
+	    (rc = probe_new(&app.probe, conf, app.loop)) < 0) {
+		log_msg(LOG_ERROR, "cannot start: %s", strerror(-rc));
 		rc = 1;
 	} else {
 		rc = once ? run_once(&app) : run_service(&app);

@@ -12,6 +12,7 @@
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -179,7 +180,7 @@ int net_tcp_connect(const struct sockaddr *to, socklen_t tolen)
 
 	if (fd < 0)
 		return -errno;
-	(void)setopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, 1);
+	(void)setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	if (connect(fd, to, tolen) < 0 && errno != EINPROGRESS) {
 		int err = -errno;
 

@@ -130,6 +130,7 @@ struct probe {
 	long tcp_open, tcp_max;
 	/* round */
 	bool running;
+	uint64_t rounds_done;
 	size_t done;
 	int64_t round_start_ns;
 	int64_t pace_offset_ns; /* pacing debt forgiven after stalls */
@@ -231,7 +232,7 @@ static void tcp_buf_put(struct probe *p, uint8_t *buf)
 int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 {
 	struct probe *p = calloc(1, sizeof(*p));
-	size_t n = 0, t_off = 0;
+	size_t n = 0, n_tmpls = 0, t_off = 0;
 	int rc = -ENOMEM;
 
 	if (p == NULL)
@@ -248,10 +249,12 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		const struct conf_target *t = &conf->targets[i];
 		unsigned nt = __builtin_popcount(t->transports);
 
-		p->n_tmpls += t->n_queries;
+		n_tmpls += t->n_queries;
 		n += t->n_servers * nt * t->n_queries;
 	}
-	p->tmpls = calloc(p->n_tmpls ? p->n_tmpls : 1, sizeof(*p->tmpls));
+	p->tmpls = calloc(n_tmpls ? n_tmpls : 1, sizeof(*p->tmpls));
+	if (p->tmpls)
+		p->n_tmpls = n_tmpls;
 	p->jobs = calloc(n ? n : 1, sizeof(*p->jobs));
 	p->ring = calloc(n ? n : 1, sizeof(*p->ring));
 	p->results = calloc(n ? n : 1, sizeof(*p->results));
@@ -260,6 +263,11 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 	if (!p->tmpls || !p->jobs || !p->ring || !p->results || !p->udp_buf ||
 	    !p->err_buf)
 		goto fail;
+	/* A timer per job and the pacer: arming one can then never fail. */
+	rc = loop_timer_reserve(loop, n + 1);
+	if (rc < 0)
+		goto fail;
+	rc = -ENOMEM;
 
 	for (size_t i = 0; i < conf->n_targets; i++) {
 		const struct conf_target *t = &conf->targets[i];
@@ -367,6 +375,11 @@ bool probe_round_running(const struct probe *p)
 	return p->running;
 }
 
+uint64_t probe_rounds_done(const struct probe *p)
+{
+	return p->rounds_done;
+}
+
 const struct result *probe_results(const struct probe *p, size_t *n)
 {
 	*n = p->n_results;
@@ -426,6 +439,9 @@ static void job_release(struct job *j)
 		close(j->fd);
 		j->fd = -1;
 		p->tcp_open--;
+		/* The pacer may be parked on the descriptor limit. */
+		if (p->count > 0 && p->running && !loop_timer_armed(&p->pacer))
+			loop_timer_set(p->loop, &p->pacer, clock_mono_ns());
 	}
 	tcp_buf_put(p, j->rbuf);
 	j->rbuf = NULL;
@@ -436,7 +452,6 @@ static void round_finish(struct probe *p);
 static void job_done(struct job *j, enum result_kind kind, const char *error)
 {
 	struct probe *p = j->probe;
-	bool had_tcp = j->fd >= 0;
 
 	job_release(j);
 	j->res.kind = kind;
@@ -447,8 +462,6 @@ static void job_done(struct job *j, enum result_kind kind, const char *error)
 	p->done++;
 	if (p->done == p->n_jobs)
 		round_finish(p);
-	else if (had_tcp && p->count > 0 && !loop_timer_armed(&p->pacer))
-		loop_timer_set(p->loop, &p->pacer, clock_mono_ns());
 }
 
 /* A response that matched: fill the result from it. */
@@ -559,10 +572,19 @@ static uint16_t random_id(void)
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				/* Never here on Linux >= 3.17; still random
-				 * enough not to repeat. */
-				for (size_t i = 0; i < ARRAY_SIZE(pool); i++)
-					pool[i] = (uint16_t)(clock_mono_ns() * 2654435761u >> 7);
+				/* Not on Linux >= 3.17. Unpredictable enough
+				 * for a probe, never the same twice in a row. */
+				uint64_t x = (uint64_t)clock_wall_ns() ^
+					     (uint64_t)clock_mono_ns() << 17;
+
+				for (size_t i = 0; i < ARRAY_SIZE(pool); i++) {
+					x += 0x9e3779b97f4a7c15ULL;
+					uint64_t z = x;
+
+					z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+					z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+					pool[i] = (uint16_t)(z ^ (z >> 31));
+				}
 				break;
 			}
 			got += (size_t)n;
@@ -830,20 +852,16 @@ static void tcp_fail(struct job *j, int err)
 
 static void tcp_write_query(struct job *j)
 {
-	uint8_t frame[2 + 512];
+	/* The longest query (a 255-byte name, EDNS with NSID) is under 300
+	 * bytes. */
+	uint8_t buf[2 + 512];
 	const struct dnsmsg_query *q = j->tmpl;
 	size_t len = q->len + 2;
-	uint8_t *buf = frame;
 	ssize_t n;
 
-	if (len > sizeof(frame)) {
-		/* Only a query with a huge name gets here; build it in the
-		 * read buffer, which is free until the reply comes. */
-		if (j->rbuf == NULL && (j->rbuf = tcp_buf_get(j->probe)) == NULL) {
-			tcp_fail(j, ENOMEM);
-			return;
-		}
-		buf = j->rbuf;
+	if (len > sizeof(buf)) {
+		tcp_fail(j, EMSGSIZE);
+		return;
 	}
 	buf[0] = (uint8_t)(q->len >> 8);
 	buf[1] = (uint8_t)q->len;
@@ -1114,6 +1132,7 @@ static void round_finish(struct probe *p)
 	loop_timer_cancel(p->loop, &p->pacer);
 	p->count = 0;
 	p->running = false;
+	p->rounds_done++;
 }
 
 size_t probe_round_abort(struct probe *p)

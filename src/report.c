@@ -16,16 +16,6 @@
 
 #include "dnsmsg.h"
 
-/* Tag names report writes itself, and "time": a [tags] or tag.* entry with
- * one of these keys would make InfluxDB 1.6 reject the line ("duplicate
- * tags", "invalid tag key"), so it is left out. conf should reject them;
- * this is the last line of defence. */
-static const char *const OWN_TAGS[] = {
-    "target",   "server",          "server_name", "family", "transport",
-    "domain",   "record_type",     "class",       "result", "rcode",
-    "instance", "instance_source", "time",
-};
-
 static const char *result_name(enum result_kind kind)
 {
 	switch (kind) {
@@ -139,14 +129,6 @@ static size_t instance_bytes(const struct result *r, char *buf, size_t size,
 	return r->instance_len;
 }
 
-static bool is_own_tag(const char *key)
-{
-	for (size_t i = 0; i < sizeof(OWN_TAGS) / sizeof(OWN_TAGS[0]); i++)
-		if (strcmp(key, OWN_TAGS[i]) == 0)
-			return true;
-	return false;
-}
-
 static bool has_key(const struct conf_tag *tags, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
@@ -165,13 +147,13 @@ static void extra_tags(struct lineproto *lp, const struct conf *conf,
 
 	for (size_t i = 0; i < conf->n_tags; i++) {
 		const struct conf_tag *g = &conf->tags[i];
-		if (!g->key || is_own_tag(g->key) || has_key(tt, nt, g->key) ||
+		if (!g->key || conf_tag_reserved(g->key) || has_key(tt, nt, g->key) ||
 		    has_key(conf->tags, i, g->key))
 			continue;
 		lineproto_tag(lp, g->key, g->value);
 	}
 	for (size_t i = 0; i < nt; i++) {
-		if (!tt[i].key || is_own_tag(tt[i].key) ||
+		if (!tt[i].key || conf_tag_reserved(tt[i].key) ||
 		    has_key(tt, i, tt[i].key))
 			continue;
 		lineproto_tag(lp, tt[i].key, tt[i].value);
