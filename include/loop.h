@@ -47,8 +47,10 @@ static inline int loop_timer_armed(const struct loop_timer *t)
 	return t->slot != 0;
 }
 
-/* One turn; waits at most max_wait_ns (-1: until a timer or an event).
- * Returns 0 or -errno of epoll_wait (EINTR is not an error). */
+/* One turn; waits at most max_wait_ns (-1: until a timer or an event), and
+ * not at all when a timer fired at the start of the turn (it may have
+ * changed what the caller is waiting for). Returns 0 or -errno of
+ * epoll_wait (EINTR is not an error). */
 int loop_run_once(struct loop *loop, int64_t max_wait_ns);
 
 #endif

@@ -159,16 +159,20 @@ int loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t when_ns)
 	return 0;
 }
 
-static void fire_due(struct loop *loop)
+/* Returns how many timers fired. */
+static int fire_due(struct loop *loop)
 {
 	int64_t now = clock_mono_ns();
+	int fired = 0;
 
 	while (loop->n > 0 && loop->heap[0]->when_ns - now <= 0) {
 		struct loop_timer *t = loop->heap[0];
 
 		loop_timer_cancel(loop, t);
 		t->fn(t);
+		fired++;
 	}
+	return fired;
 }
 
 /* Wait with nanosecond resolution where the kernel has epoll_pwait2()
@@ -206,7 +210,10 @@ int loop_run_once(struct loop *loop, int64_t max_wait_ns)
 	int64_t wait_ns = max_wait_ns;
 	int n;
 
-	fire_due(loop);
+	/* A timer that fired may have changed what the caller waits for
+	 * (a round that ended): look at the descriptors, but do not block. */
+	if (fire_due(loop) > 0)
+		wait_ns = 0;
 	if (loop->n > 0) {
 		int64_t until = loop->heap[0]->when_ns - clock_mono_ns();
 

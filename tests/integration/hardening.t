@@ -12,7 +12,7 @@ use POSIX qw(WNOHANG _exit);
 use Time::HiRes qw(time sleep);
 use Test::More;
 use Probe;
-use Servers qw(start_nsd have_cmd);
+use Servers qw(start_nsd start_silent have_cmd);
 
 alarm 110;
 ok(-x probe_bin(), 'probe binary is built') or BAIL_OUT('no probe binary');
@@ -68,6 +68,48 @@ my $real = probe_bin();
 	is(scalar @rows, 100, 'fd limit 40: 100 rows, none lost');
 	is(scalar(grep { defined $_->{tags}{rcode} } @rows), 100,
 	    'fd limit 40: every row has a DNS response (queued, not failed)');
+}
+
+# --- descriptor limit with queries that time out: the queued ones still go
+# out as the timed-out connections close (the round used to hang here).
+{
+	my $silent = start_silent();
+	my @q = map { "t$_.example.test A" } 1 .. 20;
+	my $conf = make_conf("$dir/fdto.conf",
+	    probe => { identity => '', rate => 100000, timeout => '300ms', retries => 0 },
+	    targets => [ { name => 'silent', server => ['127.0.0.1'], port => $silent->{port},
+		transport => 'tcp', query => \@q } ]);
+	my $wrap = write_file("$dir/fdlimit2.sh",
+	    "#!/bin/sh\nulimit -n 40 || exit 3\nexec \"\$\@\"\n");
+	chmod(0755, $wrap);
+	local $ENV{ANYCAST_PROBE} = $wrap;
+	my $r = run_probe(args => [$real, '--once', '-c', $conf], timeout => 15);
+	ok(!$r->{timed_out} && $r->{elapsed} < 3,
+	    sprintf('fd limit 40, 20 TCP timeouts: the round ends (%.2f s; 16 at once, then 4)',
+		$r->{elapsed}));
+	my @rows = lp_parse_all($r->{out}, 'fd limit timeouts');
+	is(scalar(grep { $_->{tags}{result} eq 'timeout' } @rows), 20,
+	    'fd limit 40: 20 timeout rows');
+}
+
+# --- a round whose every send fails at once (no packet leaves: the kernel
+# refuses the broadcast address without SO_BROADCAST) is still printed in
+# service mode, one round per trigger.
+{
+	my $conf = make_conf("$dir/instant.conf",
+	    probe => { identity => '', rate => 1000000 },
+	    targets => [ { name => 'refused', server => ['255.255.255.255'],
+		query => ['example.test SOA'] } ]);
+	my $p = spawn_probe('-c', $conf);
+	$p->send("\n");
+	ok($p->wait_for(5, sub { $_[0]->n_lines >= 1 }), 'instant round: printed');
+	$p->send("\n");
+	ok($p->wait_for(5, sub { $_[0]->n_lines >= 2 }), 'instant round: the second printed');
+	$p->close_stdin;
+	is($p->wait_exit(2), 0, 'instant rounds: exit 0 on EOF');
+	is($p->n_lines, 2, 'instant rounds: one row per trigger');
+	my @rows = lp_parse_all(join("", map { "$_->{text}\n" } $p->lines), "instant");
+	is(scalar(grep { $_->{tags}{result} eq 'error' } @rows), 2, 'instant rounds: error rows');
 }
 
 # --- 10,000 targets: --check-config well under a second
