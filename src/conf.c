@@ -125,6 +125,8 @@ struct parser {
 	size_t target; /* index in conf->targets while sec == SEC_TARGET */
 	struct conf *conf;
 	struct target_state *ts; /* parallel to conf->targets */
+	size_t *names;     /* hash set of target names: index + 1, 0 empty */
+	size_t names_cap;  /* a power of two, at least twice the targets */
 	struct probe_state ps;
 };
 
@@ -209,17 +211,32 @@ static char *dup_s(struct parser *p, const char *s)
 }
 
 /* Make room for one more element of SIZE bytes in *ARR holding N. */
+/* Make room for element N of *ARR (zeroed). Capacities go 4, 8, 16, ...,
+ * so it is known from N alone and a config of 10,000 targets is not
+ * copied 10,000 times. */
 static int grow(struct parser *p, void **arr, size_t n, size_t size)
 {
-	void *a = realloc(*arr, (n + 1) * size);
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+		size_t cap = n == 0 ? 4 : 2 * n;
+		void *a = cap > SIZE_MAX / size ? NULL : realloc(*arr, cap * size);
 
-	if (!a) {
-		nomem(p, p->lineno);
-		return -ENOMEM;
+		if (!a) {
+			nomem(p, p->lineno);
+			return -ENOMEM;
+		}
+		*arr = a;
 	}
-	*arr = a;
-	memset((char *)a + n * size, 0, size);
+	memset((char *)*arr + n * size, 0, size);
 	return 0;
+}
+
+static uint64_t hash_name(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
 }
 
 static bool streq(const char *a, const char *b)
@@ -760,6 +777,36 @@ static void add_server(struct parser *p, struct conf_target *t,
 
 /* ---- sections and keys ------------------------------------------------ */
 
+/* Room in the name set for N targets, at most half full. */
+static int names_reserve(struct parser *p, size_t n)
+{
+	const struct conf *c = p->conf;
+	size_t cap = p->names_cap ? p->names_cap : 16;
+	size_t *names;
+
+	if (2 * n <= p->names_cap)
+		return 0;
+	while (2 * n > cap)
+		cap *= 2;
+	names = calloc(cap, sizeof(*names));
+	if (!names) {
+		nomem(p, p->lineno);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const char *name = c->targets[i].name;
+		size_t slot = hash_name(name, strlen(name)) & (cap - 1);
+
+		while (names[slot])
+			slot = (slot + 1) & (cap - 1);
+		names[slot] = i + 1;
+	}
+	free(p->names);
+	p->names = names;
+	p->names_cap = cap;
+	return 0;
+}
+
 static void section_begin(struct parser *p, const char *name, size_t len)
 {
 	struct conf *c = p->conf;
@@ -806,11 +853,18 @@ static void section_begin(struct parser *p, const char *name, size_t len)
 	}
 	/* A duplicate is reported but still parsed, so that the errors in
 	 * its keys are reported too. */
-	for (size_t i = 0; i < c->n_targets; i++) {
-		if (word_is(tn, tlen, c->targets[i].name)) {
+	size_t slot;
+
+	if (names_reserve(p, c->n_targets + 1) < 0)
+		return;
+	slot = hash_name(tn, tlen) & (p->names_cap - 1);
+	for (; p->names[slot]; slot = (slot + 1) & (p->names_cap - 1)) {
+		const struct conf_target *o = &c->targets[p->names[slot] - 1];
+
+		if (word_is(tn, tlen, o->name)) {
 			perr(p, p->lineno,
 			     "duplicate [target %.*s] (first on line %d)",
-			     (int)tlen, tn, c->targets[i].line);
+			     (int)tlen, tn, o->line);
 			break;
 		}
 	}
@@ -821,6 +875,8 @@ static void section_begin(struct parser *p, const char *name, size_t len)
 	t->name = dup_n(p, tn, tlen);
 	if (!t->name)
 		return;
+	if (!p->names[slot])
+		p->names[slot] = c->n_targets + 1;
 	t->line = p->lineno;
 	t->port = CONF_DEFAULT_PORT;
 	t->transports = CONF_UDP;
@@ -1232,6 +1288,7 @@ static void parser_clear(struct parser *p)
 		free(ts->tag_lines);
 	}
 	free(p->ts);
+	free(p->names);
 	free(p->buf);
 }
 
