@@ -107,7 +107,7 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c
+	clang-format -i src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c
 
 clean:
 	rm -rf build

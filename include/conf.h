@@ -47,19 +47,19 @@ struct conf_query {
 struct conf_server {
 	struct sockaddr_storage addr; /* port filled in from the target */
 	socklen_t addrlen;
-	int family;        /* CONF_IPV4 or CONF_IPV6 */
+	int family;         /* CONF_IPV4 or CONF_IPV6 */
 	char addr_text[64]; /* "192.0.2.53", "2001:db8::53" (no brackets) */
-	char *name;        /* host name it came from; NULL for a literal */
+	char *name;         /* host name it came from; NULL for a literal */
 };
 
 struct conf_target {
-	char *name;   /* [target NAME]; "adhoc" for -s mode */
-	int line;     /* line of the section header, 0 for ad hoc */
+	char *name; /* [target NAME]; "adhoc" for -s mode */
+	int line;   /* line of the section header, 0 for ad hoc */
 	struct conf_server *servers;
 	size_t n_servers;
 	uint16_t port;
 	unsigned transports; /* CONF_UDP | CONF_TCP */
-	unsigned families;   /* CONF_IPV4 | CONF_IPV6, for host name expansion */
+	unsigned families; /* CONF_IPV4 | CONF_IPV6, for host name expansion */
 	/* Configured queries first, then one CH TXT query per identity name
 	 * (identity = true), in the order `identity` lists them. */
 	struct conf_query *queries;
@@ -81,8 +81,8 @@ struct conf {
 	unsigned rate;       /* queries per second, > 0 */
 	uint16_t edns_size;
 	bool nsid;
-	bool self_metrics;   /* [probe] self_metrics = yes */
-	char **identity;     /* [probe] identity names, e.g. "hostname.bind" */
+	bool self_metrics; /* [probe] self_metrics = yes */
+	char **identity;   /* [probe] identity names, e.g. "hostname.bind" */
 	size_t n_identity;
 	char *measurement;
 	struct conf_tag *tags; /* [tags] */
@@ -93,7 +93,8 @@ struct conf {
 
 /* Ad-hoc mode: what -s/-q/-t gave. */
 struct conf_adhoc {
-	const char **servers; /* "ADDR" or "ADDR#PORT" (IPv6 without brackets) */
+	const char *
+	    *servers; /* "ADDR" or "ADDR#PORT" (IPv6 without brackets) */
 	size_t n_servers;
 	const char **queries; /* "NAME [TYPE [CLASS]]"; none: ". SOA IN" */
 	size_t n_queries;
@@ -130,7 +131,7 @@ void conf_free(struct conf *conf); /* NULL is fine */
  * or fuzzer that must never send a query sets its own. */
 struct addrinfo;
 extern int (*conf_resolver)(const char *node, const char *service,
-			    const struct addrinfo *hints,
-			    struct addrinfo **res);
+                            const struct addrinfo *hints,
+                            struct addrinfo **res);
 
 #endif

@@ -16,9 +16,9 @@
 #define DNSMSG_CLASS_CH 3
 #define DNSMSG_TYPE_SOA 6
 #define DNSMSG_TYPE_TXT 16
-#define DNSMSG_MAX_NAME 255   /* wire form */
-#define DNSMSG_MAX_NSID 512   /* bytes of NSID kept */
-#define DNSMSG_MAX_TXT 1024   /* bytes of TXT kept (strings concatenated) */
+#define DNSMSG_MAX_NAME 255 /* wire form */
+#define DNSMSG_MAX_NSID 512 /* bytes of NSID kept */
+#define DNSMSG_MAX_TXT 1024 /* bytes of TXT kept (strings concatenated) */
 
 /* A query, built once. wire[0..1] is the ID. */
 struct dnsmsg_query {
@@ -32,11 +32,11 @@ struct dnsmsg_query {
 
 /* A parsed reply. Fields are valid only as the flags say. */
 struct dnsmsg_reply {
-	size_t size;          /* bytes received */
+	size_t size; /* bytes received */
 	uint16_t id;
 	bool qr, aa, tc;
-	int rcode;            /* with the EDNS extended rcode bits */
-	unsigned ancount;     /* answer RRs actually parsed */
+	int rcode;        /* with the EDNS extended rcode bits */
+	unsigned ancount; /* answer RRs actually parsed */
 	bool has_question;
 	uint8_t qname[DNSMSG_MAX_NAME]; /* wire form, lower-cased */
 	size_t qname_len;
@@ -44,10 +44,10 @@ struct dnsmsg_reply {
 	bool has_nsid;
 	uint8_t nsid[DNSMSG_MAX_NSID];
 	size_t nsid_len;
-	bool has_txt;         /* first TXT RR of the answer section */
+	bool has_txt;                /* first TXT RR of the answer section */
 	uint8_t txt[DNSMSG_MAX_TXT]; /* its strings concatenated, raw bytes */
 	size_t txt_len;
-	bool has_serial;      /* SOA in the answer (or authority) section */
+	bool has_serial; /* SOA in the answer (or authority) section */
 	uint32_t serial;
 };
 
@@ -55,7 +55,7 @@ struct dnsmsg_reply {
  * EDNS0 (UDP size edns_size) when edns_size > 0, and the NSID option when
  * nsid. Returns 0 or -EINVAL (bad name), -ENOMEM. */
 int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
-		       uint16_t class, uint16_t edns_size, bool nsid);
+                       uint16_t class, uint16_t edns_size, bool nsid);
 void dnsmsg_query_clear(struct dnsmsg_query *q); /* frees wire; safe twice */
 
 /* Put ID into a wire buffer (query or anything else). */
@@ -68,12 +68,13 @@ static inline void dnsmsg_set_id(uint8_t *wire, uint16_t id)
 /* Parse BUF. Returns 0 when it is a well-formed DNS response, -EBADMSG when
  * it is malformed (out->size and, when at least 12 bytes, out->id are still
  * set). Never reads outside BUF; never allocates beyond what ldns needs. */
-int dnsmsg_reply_parse(const uint8_t *buf, size_t len, struct dnsmsg_reply *out);
+int dnsmsg_reply_parse(const uint8_t *buf, size_t len,
+                       struct dnsmsg_reply *out);
 
 /* True when the reply's question section is the query's (name compared
  * case-insensitively, type and class equal). */
 bool dnsmsg_question_matches(const struct dnsmsg_query *q,
-			     const struct dnsmsg_reply *r);
+                             const struct dnsmsg_reply *r);
 
 /* Peek at the ID of a message of at least 2 bytes. */
 static inline uint16_t dnsmsg_get_id(const uint8_t *wire)
@@ -82,9 +83,10 @@ static inline uint16_t dnsmsg_get_id(const uint8_t *wire)
 }
 
 /* Names of things. Each returns 0 or -EINVAL. */
-int dnsmsg_parse_type(const char *text, uint16_t *out);   /* "SOA", "TYPE65" */
-int dnsmsg_parse_class(const char *text, uint16_t *out);  /* "IN", "CH", "CLASS3" */
-int dnsmsg_check_name(const char *text);                   /* a valid domain name */
+int dnsmsg_parse_type(const char *text, uint16_t *out); /* "SOA", "TYPE65" */
+int dnsmsg_parse_class(const char *text,
+                       uint16_t *out);   /* "IN", "CH", "CLASS3" */
+int dnsmsg_check_name(const char *text); /* a valid domain name */
 /* Write the name into BUF (always NUL-terminated): "SOA", "TYPE65535". */
 const char *dnsmsg_type_name(uint16_t type, char *buf, size_t len);
 const char *dnsmsg_class_name(uint16_t class, char *buf, size_t len);

@@ -21,7 +21,7 @@
 struct lineproto {
 	char *data;
 	size_t len, cap;
-	int error;          /* sticky: -ENOMEM once an allocation failed */
+	int error; /* sticky: -ENOMEM once an allocation failed */
 	/* state of the line being written */
 	size_t line_start;
 	unsigned n_fields;
@@ -36,13 +36,13 @@ void lineproto_begin(struct lineproto *lp, const char *measurement);
 void lineproto_tag(struct lineproto *lp, const char *key, const char *value);
 /* A tag from the network: sanitised, escaped, cut at LINEPROTO_TAG_MAX. */
 void lineproto_tag_untrusted(struct lineproto *lp, const char *key,
-			     const uint8_t *value, size_t len);
+                             const uint8_t *value, size_t len);
 void lineproto_field_float(struct lineproto *lp, const char *key, double v);
 void lineproto_field_int(struct lineproto *lp, const char *key, int64_t v);
 void lineproto_field_bool(struct lineproto *lp, const char *key, bool v);
 /* A string field; bytes are sanitised and escaped. */
 void lineproto_field_string(struct lineproto *lp, const char *key,
-			    const uint8_t *value, size_t len);
+                            const uint8_t *value, size_t len);
 /* Ends the line with the timestamp and '\n'. A line with no field is
  * dropped (line protocol requires one). Returns 0 or lp->error. */
 int lineproto_end(struct lineproto *lp, int64_t timestamp_ns);
@@ -51,6 +51,6 @@ int lineproto_end(struct lineproto *lp, int64_t timestamp_ns);
  * characters and invalid UTF-8 sequences become U+FFFD, at most MAX bytes
  * of output (cut on a character boundary). Returns bytes written. */
 size_t lineproto_sanitize(char *dst, size_t dst_size, const uint8_t *src,
-			  size_t len, size_t max);
+                          size_t len, size_t max);
 
 #endif

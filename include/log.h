@@ -10,6 +10,6 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 /* Lines above this level are not printed (default LOG_INFO; -v: LOG_DEBUG). */
 void log_set_level(enum log_level max);
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -21,16 +21,18 @@ struct loop_handler {
 
 struct loop_timer {
 	void (*fn)(struct loop_timer *t);
-	int64_t when_ns;  /* CLOCK_MONOTONIC deadline */
-	size_t slot;      /* heap slot + 1; 0 when not armed */
+	int64_t when_ns; /* CLOCK_MONOTONIC deadline */
+	size_t slot;     /* heap slot + 1; 0 when not armed */
 };
 
 int loop_new(struct loop **out);
 void loop_free(struct loop *loop); /* NULL is fine */
 
 /* events: EPOLLIN, EPOLLOUT, ... Returns 0 or -errno. */
-int loop_add(struct loop *loop, int fd, uint32_t events, struct loop_handler *h);
-int loop_mod(struct loop *loop, int fd, uint32_t events, struct loop_handler *h);
+int loop_add(struct loop *loop, int fd, uint32_t events,
+             struct loop_handler *h);
+int loop_mod(struct loop *loop, int fd, uint32_t events,
+             struct loop_handler *h);
 /* Forget FD; call it before close(). */
 void loop_del(struct loop *loop, int fd);
 

@@ -15,20 +15,21 @@
 
 /* A received UDP datagram or error-queue entry. */
 struct net_msg {
-	uint8_t *buf;    /* caller's buffer */
-	size_t cap;      /* its size */
-	size_t len;      /* bytes received (the datagram may have been cut at cap) */
-	bool truncated;  /* longer than cap */
-	struct sockaddr_storage peer; /* source; for an error, the original destination */
+	uint8_t *buf; /* caller's buffer */
+	size_t cap;   /* its size */
+	size_t len; /* bytes received (the datagram may have been cut at cap) */
+	bool truncated; /* longer than cap */
+	struct sockaddr_storage
+	    peer; /* source; for an error, the original destination */
 	socklen_t peerlen;
-	int hop_limit;   /* -1 when the kernel gave none */
-	int error;       /* error-queue entries: the errno the ICMP error maps to */
+	int hop_limit; /* -1 when the kernel gave none */
+	int error; /* error-queue entries: the errno the ICMP error maps to */
 	/* Kernel software timestamp (CLOCK_REALTIME ns), 0 when none: of the
 	 * arrival for a datagram, of the departure for a TX stamp entry. */
 	int64_t stamp_ns;
 	bool tx_stamp;   /* error-queue entry that is a TX timestamp */
 	uint32_t tx_key; /* its SOF_TIMESTAMPING_OPT_ID key: the socket's send
-			  * counter at that datagram (0 for the first send) */
+	                  * counter at that datagram (0 for the first send) */
 };
 
 /* A UDP socket of FAMILY (AF_INET, AF_INET6), nonblocking, close-on-exec,
@@ -39,7 +40,7 @@ int net_udp_open(int family, bool *stamps);
 
 /* Send one datagram. Returns 0, -EAGAIN (buffer full: try later) or -errno. */
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
-		 const void *buf, size_t len);
+                 const void *buf, size_t len);
 
 /* Most datagrams one call returns. */
 #define NET_BATCH 16
@@ -65,7 +66,7 @@ int net_tcp_connect_result(int fd);
 
 /* Same address and port (IPv4 or IPv6; IPv6 compares scope too). */
 bool net_addr_equal(const struct sockaddr_storage *a,
-		    const struct sockaddr_storage *b);
+                    const struct sockaddr_storage *b);
 
 /* Short lower-case cause for an errno, for the `error` field:
  * "connection refused", "network unreachable", ... */

@@ -19,7 +19,6 @@
 
 struct probe;
 
-
 /* Builds every query's wire form and the work list. CONF and LOOP must
  * outlive the probe. Returns 0, -ENOMEM or -EINVAL (a name dnsmsg rejects). */
 int probe_new(struct probe **out, const struct conf *conf, struct loop *loop);

@@ -16,7 +16,7 @@
 
 /* Append one line for R to LP. Returns 0 or -ENOMEM. */
 int report_line(struct lineproto *lp, const struct conf *conf,
-		const struct result *r);
+                const struct result *r);
 
 /* Append the text table for N results (a header line, then one aligned
  * row per result: target, server, transport, query, result, rcode, ms,
@@ -26,11 +26,12 @@ int report_text(struct lineproto *lp, const struct result *results, size_t n);
 /* The self_metrics line: measurement "<measurement>_probe" (dns_anycast_probe),
  * the [tags], and the round's counters as fields. Returns 0 or -ENOMEM. */
 int report_self(struct lineproto *lp, const struct conf *conf,
-		const struct probe_stats *st, int64_t timestamp_ns);
+                const struct probe_stats *st, int64_t timestamp_ns);
 
 /* NSID as shown in the `nsid` field and in `instance`: the bytes when every
  * one is printable ASCII, else lower-case hex. Writes into BUF (always
  * NUL-terminated), returns its length. */
-size_t report_nsid_text(char *buf, size_t size, const uint8_t *nsid, size_t len);
+size_t report_nsid_text(char *buf, size_t size, const uint8_t *nsid,
+                        size_t len);
 
 #endif

@@ -19,22 +19,26 @@
 enum result_kind { RESULT_SUCCESS = 0, RESULT_TIMEOUT = 1, RESULT_ERROR = 2 };
 
 /* Where `instance` came from. */
-enum result_source { SOURCE_NONE = 0, SOURCE_NSID, SOURCE_HOSTNAME_BIND,
-		     SOURCE_ID_SERVER };
+enum result_source {
+	SOURCE_NONE = 0,
+	SOURCE_NSID,
+	SOURCE_HOSTNAME_BIND,
+	SOURCE_ID_SERVER
+};
 
 struct result {
 	const struct conf_target *target;
 	const struct conf_server *server;
 	const struct conf_query *query;
-	unsigned transport;     /* CONF_UDP or CONF_TCP */
+	unsigned transport; /* CONF_UDP or CONF_TCP */
 	enum result_kind kind;
-	unsigned attempts;      /* 1 + retries used */
-	int64_t timestamp_ns;   /* CLOCK_REALTIME at send of the first attempt */
-	int64_t rtt_ns;         /* answered attempt, send to receive; -1: none */
-	int64_t connect_ns;     /* TCP handshake of the last attempt; -1: none */
-	const char *error;      /* short cause when kind == RESULT_ERROR and no
-				 * rcode explains it ("connection refused");
-				 * NULL otherwise. Static storage. */
+	unsigned attempts;    /* 1 + retries used */
+	int64_t timestamp_ns; /* CLOCK_REALTIME at send of the first attempt */
+	int64_t rtt_ns;       /* answered attempt, send to receive; -1: none */
+	int64_t connect_ns;   /* TCP handshake of the last attempt; -1: none */
+	const char *error;    /* short cause when kind == RESULT_ERROR and no
+	                       * rcode explains it ("connection refused");
+	                       * NULL otherwise. Static storage. */
 	/* A DNS response arrived: */
 	bool has_reply;
 	int rcode;
@@ -43,30 +47,32 @@ struct result {
 	unsigned response_bytes;
 	bool has_serial;
 	uint32_t serial;
-	int hop_limit;          /* -1: unknown (TCP rows, or no ancillary data) */
-	const uint8_t *nsid;    /* NULL: the reply had no NSID option */
+	int hop_limit;       /* -1: unknown (TCP rows, or no ancillary data) */
+	const uint8_t *nsid; /* NULL: the reply had no NSID option */
 	size_t nsid_len;
-	const uint8_t *identity; /* TXT answer of a CHAOS identity query; NULL */
+	const uint8_t
+	    *identity; /* TXT answer of a CHAOS identity query; NULL */
 	size_t identity_len;
 	/* Filled in at the end of the round by the SPEC rule: */
 	const uint8_t *instance; /* NULL: unknown */
 	size_t instance_len;
 	enum result_source instance_source;
-	int instance_changed;    /* -1: absent, 0 false, 1 true */
+	int instance_changed; /* -1: absent, 0 false, 1 true */
 };
 
 /* Counters of one round: what probe counts and the self_metrics line shows. */
 struct probe_stats {
-	uint64_t queries;     /* rows */
-	uint64_t sent;        /* datagrams and connections, retries included */
-	uint64_t answered;    /* rows with a DNS response */
+	uint64_t queries;  /* rows */
+	uint64_t sent;     /* datagrams and connections, retries included */
+	uint64_t answered; /* rows with a DNS response */
 	uint64_t timeouts;
-	uint64_t errors;      /* result=error rows */
-	uint64_t dropped;     /* replies that matched no query */
-	uint64_t clock_fallbacks; /* answers timed by our clock, not the kernel's */
+	uint64_t errors;  /* result=error rows */
+	uint64_t dropped; /* replies that matched no query */
+	uint64_t
+	    clock_fallbacks; /* answers timed by our clock, not the kernel's */
 	int64_t start_wall_ns; /* CLOCK_REALTIME at the round's start */
-	int64_t duration_ns;  /* first send to last result */
-	int64_t send_lag_ns;  /* worst lateness of a send against the pacing */
+	int64_t duration_ns;   /* first send to last result */
+	int64_t send_lag_ns;   /* worst lateness of a send against the pacing */
 };
 
 #endif

@@ -53,16 +53,17 @@
 #define LONG_KEY "@long"
 
 int (*conf_resolver)(const char *node, const char *service,
-		     const struct addrinfo *hints,
-		     struct addrinfo **res) = getaddrinfo;
+                     const struct addrinfo *hints,
+                     struct addrinfo **res) = getaddrinfo;
 
 static const char *const default_identity[] = {"hostname.bind", "id.server"};
 
 /* Tags the output writes itself, and what InfluxDB reserves. */
 static const char *const reserved_tags[] = {
-	"target", "server", "server_name", "family", "transport", "domain",
-	"record_type", "class", "result", "rcode", "instance", "instance_source",
-	"time", "_measurement", "_field", "_start", "_stop", "_time", "_value",
+    "target",   "server",          "server_name", "family",       "transport",
+    "domain",   "record_type",     "class",       "result",       "rcode",
+    "instance", "instance_source", "time",        "_measurement", "_field",
+    "_start",   "_stop",           "_time",       "_value",
 };
 
 bool conf_tag_reserved(const char *key)
@@ -125,14 +126,13 @@ struct parser {
 	size_t target; /* index in conf->targets while sec == SEC_TARGET */
 	struct conf *conf;
 	struct target_state *ts; /* parallel to conf->targets */
-	size_t *names;     /* hash set of target names: index + 1, 0 empty */
-	size_t names_cap;  /* a power of two, at least twice the targets */
+	size_t *names;    /* hash set of target names: index + 1, 0 empty */
+	size_t names_cap; /* a power of two, at least twice the targets */
 	struct probe_state ps;
 };
 
-__attribute__((format(printf, 3, 4))) static void perr(struct parser *p,
-						       int line,
-						       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+perr(struct parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 	char *text = NULL;
@@ -145,14 +145,13 @@ __attribute__((format(printf, 3, 4))) static void perr(struct parser *p,
 	va_start(ap, fmt);
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	m = n < 0 ? NULL
-		  : realloc(p->msgs, (p->n_msgs + 1) * sizeof(*p->msgs));
+	m = n < 0 ? NULL : realloc(p->msgs, (p->n_msgs + 1) * sizeof(*p->msgs));
 	if (!m) { /* no memory: print it now, unsorted */
 		free(n < 0 ? NULL : text);
 		if (p->path)
 			fprintf(p->err, "%s:%d: ", p->path, line);
 		fputs(p->path ? "out of memory\n"
-			      : "anycast-probe: out of memory\n",
+		              : "anycast-probe: out of memory\n",
 		      p->err);
 		return;
 	}
@@ -177,11 +176,10 @@ static void flush_messages(struct parser *p)
 	}
 	for (size_t i = 0; i < p->n_msgs; i++) {
 		if (p->path)
-			fprintf(p->err, "%s:%d: %s\n", p->path,
-				p->msgs[i].line, p->msgs[i].text);
+			fprintf(p->err, "%s:%d: %s\n", p->path, p->msgs[i].line,
+			        p->msgs[i].text);
 		else
-			fprintf(p->err, "anycast-probe: %s\n",
-				p->msgs[i].text);
+			fprintf(p->err, "anycast-probe: %s\n", p->msgs[i].text);
 		free(p->msgs[i].text);
 	}
 	free(p->msgs);
@@ -218,7 +216,8 @@ static int grow(struct parser *p, void **arr, size_t n, size_t size)
 {
 	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
 		size_t cap = n == 0 ? 4 : 2 * n;
-		void *a = cap > SIZE_MAX / size ? NULL : realloc(*arr, cap * size);
+		void *a =
+		    cap > SIZE_MAX / size ? NULL : realloc(*arr, cap * size);
 
 		if (!a) {
 			nomem(p, p->lineno);
@@ -322,7 +321,7 @@ int conf_parse_duration(const char *text, int64_t *out_ns)
 }
 
 static int parse_uint(const char *text, long long min, long long max,
-		      long long *out)
+                      long long *out)
 {
 	char *end;
 	long long v;
@@ -404,7 +403,7 @@ static void set_edns(struct parser *p, const char *val, uint16_t *out)
 }
 
 static void set_bool(struct parser *p, const char *key, const char *val,
-		     bool *out)
+                     bool *out)
 {
 	if (parse_bool(val, out))
 		perr(p, p->lineno, "bad %s '%s': want yes or no", key, val);
@@ -427,7 +426,7 @@ static char *dup_name(struct parser *p, const char *name, size_t len)
 
 /* "hostname.bind id.server" -> list; "" -> empty list. */
 static void set_identity(struct parser *p, const char *val, char ***list,
-			 size_t *n)
+                         size_t *n)
 {
 	char **l = NULL;
 	size_t k = 0;
@@ -516,7 +515,7 @@ static void set_families(struct parser *p, const char *val, unsigned *out)
 
 /* "NAME [TYPE [CLASS]]" -> Q (Q->name allocated). Returns 0 or -EINVAL. */
 static int parse_query(struct parser *p, int line, const char *text,
-		       struct conf_query *q)
+                       struct conf_query *q)
 {
 	const char *cur = text, *w[4];
 	size_t len[4], n = 0;
@@ -525,8 +524,7 @@ static int parse_query(struct parser *p, int line, const char *text,
 	while (n < 4 && next_word(&cur, &w[n], &len[n]))
 		n++;
 	if (n == 0 || n > 3) {
-		perr(p, line, "bad query '%s': want NAME [TYPE [CLASS]]",
-		     text);
+		perr(p, line, "bad query '%s': want NAME [TYPE [CLASS]]", text);
 		return -EINVAL;
 	}
 	q->type = DNSMSG_TYPE_SOA;
@@ -569,7 +567,7 @@ static bool same_query(const struct conf_query *a, const struct conf_query *b)
 
 /* Check a tag key/value pair; KIND names it in messages. */
 static bool tag_ok(struct parser *p, const char *kind, const char *key,
-		   const char *val)
+                   const char *val)
 {
 	if (!*key) {
 		perr(p, p->lineno, "empty %s key", kind);
@@ -599,7 +597,7 @@ static bool tag_ok(struct parser *p, const char *kind, const char *key,
 /* Append KEY=VAL to *TAGS unless KEY is there already. Returns the index
  * or -1. */
 static long add_tag(struct parser *p, struct conf_tag **tags, size_t *n,
-		    const char *kind, const char *key, const char *val)
+                    const char *kind, const char *key, const char *val)
 {
 	struct conf_tag *t;
 
@@ -656,7 +654,7 @@ static bool valid_hostname(const char *s)
 }
 
 static void add_addr(struct parser *p, struct conf_target *t,
-		     const struct sockaddr *sa, uint16_t port, const char *name)
+                     const struct sockaddr *sa, uint16_t port, const char *name)
 {
 	struct conf_server s;
 	const void *bytes;
@@ -684,7 +682,7 @@ static void add_addr(struct parser *p, struct conf_target *t,
 		    !memcmp(&t->servers[i].addr, &s.addr, s.addrlen))
 			return; /* duplicate */
 	if (!inet_ntop(sa->sa_family, bytes, s.addr_text,
-		       sizeof(s.addr_text))) {
+	               sizeof(s.addr_text))) {
 		perr(p, p->lineno, "cannot format address: %s",
 		     strerror(errno));
 		return;
@@ -713,8 +711,8 @@ static const char *family_names(unsigned families)
 /* Add TEXT (a literal address or a host name) to T, with PORT. Host names
  * expand to every address of FAMILIES. Errors are reported on LINE. */
 static void add_server(struct parser *p, struct conf_target *t,
-		       const char *text, int line, uint16_t port,
-		       unsigned families)
+                       const char *text, int line, uint16_t port,
+                       unsigned families)
 {
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
@@ -963,7 +961,7 @@ static void target_key(struct parser *p, const char *key, const char *val)
 			return;
 		}
 		if (grow(p, (void **)&ts->servers, ts->n_servers,
-			 sizeof(*ts->servers)))
+		         sizeof(*ts->servers)))
 			return;
 		s = &ts->servers[ts->n_servers];
 		s->line = p->lineno;
@@ -1010,7 +1008,7 @@ static void target_key(struct parser *p, const char *key, const char *val)
 		if (i < 0)
 			return;
 		if (grow(p, (void **)&ts->tag_lines, (size_t)i,
-			 sizeof(*ts->tag_lines)))
+		         sizeof(*ts->tag_lines)))
 			return;
 		ts->tag_lines[i] = p->lineno;
 	} else if (streq(key, "timeout")) {
@@ -1040,7 +1038,8 @@ static const char *find_chars_or_comment(const char *s, const char *chars)
 {
 	bool was_space = false;
 
-	while (*s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';')) {
+	while (*s && !(chars && strchr(chars, *s)) &&
+	       !(was_space && *s == ';')) {
 		was_space = is_space(*s);
 		s++;
 	}
@@ -1048,7 +1047,7 @@ static const char *find_chars_or_comment(const char *s, const char *chars)
 }
 
 static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+                   const char *value)
 {
 	struct parser *p = user;
 	char *key = NULL, *val = NULL;
@@ -1085,7 +1084,7 @@ static int handler(void *user, const char *section, const char *name,
 	case SEC_TAGS:
 		if (tag_ok(p, "tag", name, value))
 			add_tag(p, &p->conf->tags, &p->conf->n_tags, "tag",
-				name, value);
+			        name, value);
 		break;
 	case SEC_TARGET:
 		target_key(p, name, value);
@@ -1207,14 +1206,14 @@ static int conf_init(struct parser *p, struct conf **out)
 
 /* Append identity queries; a configured query equal to one is marked
  * instead of being sent twice. */
-static void add_identity(struct parser *p, struct conf_target *t,
-			 char **names, size_t n)
+static void add_identity(struct parser *p, struct conf_target *t, char **names,
+                         size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct conf_query q = {.name = names[i],
-				       .type = DNSMSG_TYPE_TXT,
-				       .class = DNSMSG_CLASS_CH,
-				       .identity = true};
+		                       .type = DNSMSG_TYPE_TXT,
+		                       .class = DNSMSG_CLASS_CH,
+		                       .identity = true};
 		bool found = false;
 
 		for (size_t j = 0; j < t->n_queries; j++) {
@@ -1246,7 +1245,8 @@ static void finish(struct parser *p)
 		struct conf_target *t = &c->targets[i];
 		struct target_state *ts = &p->ts[i];
 
-		t->timeout_ns = ts->timeout_line ? ts->timeout_ns : c->timeout_ns;
+		t->timeout_ns =
+		    ts->timeout_line ? ts->timeout_ns : c->timeout_ns;
 		t->retries = ts->retries_line ? ts->retries : c->retries;
 		t->edns_size = ts->edns_line ? ts->edns_size : c->edns_size;
 		t->nsid = (ts->nsid_line ? ts->nsid : c->nsid) && t->edns_size;
@@ -1257,7 +1257,7 @@ static void finish(struct parser *p)
 		for (size_t j = 0; j < ts->n_servers; j++) {
 			p->lineno = ts->servers[j].line;
 			add_server(p, t, ts->servers[j].text,
-				   ts->servers[j].line, t->port, t->families);
+			           ts->servers[j].line, t->port, t->families);
 		}
 		if (ts->identity_line)
 			add_identity(p, t, ts->identity, ts->n_identity);
@@ -1431,7 +1431,7 @@ static void print_duration(FILE *out, int64_t ns)
 		fprintf(out, "%lldms", (long long)(ns / NS_PER_MS));
 	else
 		fprintf(out, "%lld.%06lldms", (long long)(ns / NS_PER_MS),
-			(long long)(ns % NS_PER_MS));
+		        (long long)(ns % NS_PER_MS));
 }
 
 static void print_list(FILE *out, char **list, size_t n)
@@ -1459,31 +1459,30 @@ static void print_target(const struct conf_target *t, FILE *out)
 		const struct sockaddr_in *in = (const void *)&s->addr;
 		const struct sockaddr_in6 *in6 = (const void *)&s->addr;
 		unsigned port = ntohs(s->family == CONF_IPV4 ? in->sin_port
-							      : in6->sin6_port);
+		                                             : in6->sin6_port);
 
 		fprintf(out, "server = %s\t; %s port %u", s->addr_text,
-			s->family == CONF_IPV4 ? "ipv4" : "ipv6", port);
+		        s->family == CONF_IPV4 ? "ipv4" : "ipv6", port);
 		if (s->name)
 			fprintf(out, " from %s", s->name);
 		fputc('\n', out);
 	}
 	fprintf(out, "port = %u\n", (unsigned)t->port);
 	fprintf(out, "transport = %s%s%s\n",
-		(t->transports & CONF_UDP) ? "udp" : "",
-		t->transports == (CONF_UDP | CONF_TCP) ? " " : "",
-		(t->transports & CONF_TCP) ? "tcp" : "");
+	        (t->transports & CONF_UDP) ? "udp" : "",
+	        t->transports == (CONF_UDP | CONF_TCP) ? " " : "",
+	        (t->transports & CONF_TCP) ? "tcp" : "");
 	fprintf(out, "family = %s\n", family_names(t->families));
 	for (size_t i = 0; i < t->n_queries; i++) {
 		const struct conf_query *q = &t->queries[i];
 
 		fprintf(out, "query = %s %s %s%s\n", q->name,
-			dnsmsg_type_name(q->type, tb, sizeof(tb)),
-			dnsmsg_class_name(q->class, cb, sizeof(cb)),
-			q->identity ? "\t; identity" : "");
+		        dnsmsg_type_name(q->type, tb, sizeof(tb)),
+		        dnsmsg_class_name(q->class, cb, sizeof(cb)),
+		        q->identity ? "\t; identity" : "");
 	}
 	for (size_t i = 0; i < t->n_tags; i++)
-		fprintf(out, "tag.%s = %s\n", t->tags[i].key,
-			t->tags[i].value);
+		fprintf(out, "tag.%s = %s\n", t->tags[i].key, t->tags[i].value);
 	fputs("timeout = ", out);
 	print_duration(out, t->timeout_ns);
 	fprintf(out, "\nretries = %u\n", t->retries);
@@ -1500,15 +1499,16 @@ void conf_print(const struct conf *conf, FILE *out)
 	for (size_t i = 0; i < conf->n_targets; i++) {
 		const struct conf_target *t = &conf->targets[i];
 		size_t tr = (t->transports & CONF_UDP ? 1 : 0) +
-			    (t->transports & CONF_TCP ? 1 : 0);
+		            (t->transports & CONF_TCP ? 1 : 0);
 
 		addrs += t->n_servers;
 		per_round += t->n_servers * tr * t->n_queries;
 	}
 	fprintf(out, "; effective configuration of %s\n",
-		conf->path ? conf->path : "the command line");
-	fprintf(out, "; %zu target(s), %zu address(es), %zu queries per round\n",
-		conf->n_targets, addrs, per_round);
+	        conf->path ? conf->path : "the command line");
+	fprintf(out,
+	        "; %zu target(s), %zu address(es), %zu queries per round\n",
+	        conf->n_targets, addrs, per_round);
 	fputs("\n[probe]\ntimeout = ", out);
 	print_duration(out, conf->timeout_ns);
 	fprintf(out, "\nretries = %u\ninterval = ", conf->retries);
@@ -1524,7 +1524,7 @@ void conf_print(const struct conf *conf, FILE *out)
 		fputs("\n[tags]\n", out);
 		for (size_t i = 0; i < conf->n_tags; i++)
 			fprintf(out, "%s = %s\n", conf->tags[i].key,
-				conf->tags[i].value);
+			        conf->tags[i].value);
 	}
 	for (size_t i = 0; i < conf->n_targets; i++)
 		print_target(&conf->targets[i], out);

@@ -499,10 +499,10 @@ const char *dnsmsg_class_name(uint16_t class, char *buf, size_t len)
 /* RFC 6895 2.3. 16 is BADVERS here: with an OPT record it is BADVERS, the
  * TSIG meaning (BADSIG) never reaches a probe that does not sign. */
 static const char *const rcode_names[] = {
-    [0] = "NOERROR", [1] = "FORMERR", [2] = "SERVFAIL", [3] = "NXDOMAIN",
-    [4] = "NOTIMP",  [5] = "REFUSED", [6] = "YXDOMAIN", [7] = "YXRRSET",
-    [8] = "NXRRSET", [9] = "NOTAUTH", [10] = "NOTZONE", [11] = "DSOTYPENI",
-    [16] = "BADVERS", [17] = "BADKEY", [18] = "BADTIME", [19] = "BADMODE",
+    [0] = "NOERROR",  [1] = "FORMERR", [2] = "SERVFAIL",  [3] = "NXDOMAIN",
+    [4] = "NOTIMP",   [5] = "REFUSED", [6] = "YXDOMAIN",  [7] = "YXRRSET",
+    [8] = "NXRRSET",  [9] = "NOTAUTH", [10] = "NOTZONE",  [11] = "DSOTYPENI",
+    [16] = "BADVERS", [17] = "BADKEY", [18] = "BADTIME",  [19] = "BADMODE",
     [20] = "BADNAME", [21] = "BADALG", [22] = "BADTRUNC", [23] = "BADCOOKIE",
 };
 

@@ -47,9 +47,9 @@ void loop_free(struct loop *loop)
 }
 
 static int loop_ctl(struct loop *loop, int op, int fd, uint32_t events,
-		    struct loop_handler *h)
+                    struct loop_handler *h)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = h };
+	struct epoll_event ev = {.events = events, .data.ptr = h};
 
 	if (epoll_ctl(loop->epfd, op, fd, &ev) < 0)
 		return -errno;
@@ -102,8 +102,9 @@ static void heap_down(struct loop *loop, size_t i)
 
 		if (child >= loop->n)
 			break;
-		if (child + 1 < loop->n &&
-		    loop->heap[child + 1]->when_ns - loop->heap[child]->when_ns < 0)
+		if (child + 1 < loop->n && loop->heap[child + 1]->when_ns -
+		                                   loop->heap[child]->when_ns <
+		                               0)
 			child++;
 		if (t->when_ns - loop->heap[child]->when_ns <= 0)
 			break;

@@ -41,8 +41,8 @@ struct app {
 	struct probe *probe;
 	struct lineproto out;
 	bool text;
-	bool pending;      /* a trigger arrived during a round */
-	bool quit;         /* stdin EOF or SIGTERM/SIGINT */
+	bool pending; /* a trigger arrived during a round */
+	bool quit;    /* stdin EOF or SIGTERM/SIGINT */
 	int64_t quit_deadline_ns;
 	uint64_t rounds;
 	struct loop_handler stdin_h;
@@ -53,28 +53,29 @@ struct app {
 
 static void usage(FILE *f)
 {
-	fputs("usage: anycast-probe [-c FILE] [--once] [--format influx|text] "
-	      "[--check-config]\n"
-	      "       anycast-probe [--once] -s ADDR[#PORT] [-s ...] "
-	      "[-q 'NAME [TYPE [CLASS]]' ...] [-t udp|tcp]\n"
-	      "\n"
-	      "  -c, --config FILE   INI config (default " CONF_DEFAULT_PATH ")\n"
-	      "  -s, --server ADDR   ad-hoc target address (repeatable)\n"
-	      "  -q, --query Q       ad-hoc query, default '. SOA IN' (repeatable)\n"
-	      "  -t, --transport T   ad-hoc transport: udp, tcp or 'udp tcp'\n"
-	      "      --once          run one round, print it, exit (0 all answered,\n"
-	      "                      1 some query got no DNS response)\n"
-	      "      --format F      influx (line protocol, default) or text\n"
-	      "      --check-config  validate, print the effective config, exit\n"
-	      "  -v, --verbose       debug lines (D!) on stderr\n"
-	      "  -h, --help          this text\n"
-	      "  -V, --version       version\n"
-	      "\n"
-	      "Without --once a round runs per line on stdin, per SIGHUP/SIGUSR1/\n"
-	      "SIGUSR2 and per `interval`; stdin EOF or SIGTERM ends it (Telegraf\n"
-	      "inputs.execd). Example configs: conf/ in the source tree, or\n"
-	      "share/doc/anycast-probe/ where installed.\n",
-	      f);
+	fputs(
+	    "usage: anycast-probe [-c FILE] [--once] [--format influx|text] "
+	    "[--check-config]\n"
+	    "       anycast-probe [--once] -s ADDR[#PORT] [-s ...] "
+	    "[-q 'NAME [TYPE [CLASS]]' ...] [-t udp|tcp]\n"
+	    "\n"
+	    "  -c, --config FILE   INI config (default " CONF_DEFAULT_PATH ")\n"
+	    "  -s, --server ADDR   ad-hoc target address (repeatable)\n"
+	    "  -q, --query Q       ad-hoc query, default '. SOA IN' (repeatable)\n"
+	    "  -t, --transport T   ad-hoc transport: udp, tcp or 'udp tcp'\n"
+	    "      --once          run one round, print it, exit (0 all answered,\n"
+	    "                      1 some query got no DNS response)\n"
+	    "      --format F      influx (line protocol, default) or text\n"
+	    "      --check-config  validate, print the effective config, exit\n"
+	    "  -v, --verbose       debug lines (D!) on stderr\n"
+	    "  -h, --help          this text\n"
+	    "  -V, --version       version\n"
+	    "\n"
+	    "Without --once a round runs per line on stdin, per SIGHUP/SIGUSR1/\n"
+	    "SIGUSR2 and per `interval`; stdin EOF or SIGTERM ends it (Telegraf\n"
+	    "inputs.execd). Example configs: conf/ in the source tree, or\n"
+	    "share/doc/anycast-probe/ where installed.\n",
+	    f);
 }
 
 /* Write all of BUF; false when stdout is gone. */
@@ -121,24 +122,27 @@ static bool emit_round(struct app *app)
 			}
 		}
 		if (app->conf->self_metrics)
-			report_self(&app->out, app->conf, st, st->start_wall_ns);
+			report_self(&app->out, app->conf, st,
+			            st->start_wall_ns);
 	}
 	if (app->out.error) {
 		log_msg(LOG_ERROR, "out of memory writing round %llu",
-			(unsigned long long)app->rounds);
+		        (unsigned long long)app->rounds);
 		return true;
 	}
-	log_msg(LOG_DEBUG, "round %llu: %llu rows, %llu sent, %llu answered, "
-		"%llu timeouts, %llu errors, %llu replies dropped (matched no "
-		"query), %llu UDP answers timed without kernel stamps, %.3f ms, "
-		"worst send lag %.3f ms", (unsigned long long)app->rounds,
-		(unsigned long long)st->queries, (unsigned long long)st->sent,
-		(unsigned long long)st->answered,
-		(unsigned long long)st->timeouts, (unsigned long long)st->errors,
-		(unsigned long long)st->dropped,
-		(unsigned long long)st->clock_fallbacks,
-		(double)st->duration_ns / NS_PER_MS,
-		(double)st->send_lag_ns / NS_PER_MS);
+	log_msg(
+	    LOG_DEBUG,
+	    "round %llu: %llu rows, %llu sent, %llu answered, "
+	    "%llu timeouts, %llu errors, %llu replies dropped (matched no "
+	    "query), %llu UDP answers timed without kernel stamps, %.3f ms, "
+	    "worst send lag %.3f ms",
+	    (unsigned long long)app->rounds, (unsigned long long)st->queries,
+	    (unsigned long long)st->sent, (unsigned long long)st->answered,
+	    (unsigned long long)st->timeouts, (unsigned long long)st->errors,
+	    (unsigned long long)st->dropped,
+	    (unsigned long long)st->clock_fallbacks,
+	    (double)st->duration_ns / NS_PER_MS,
+	    (double)st->send_lag_ns / NS_PER_MS);
 	return write_all(app->out.data, app->out.len);
 }
 
@@ -159,13 +163,15 @@ static void trigger(struct app *app, const char *why)
 		/* Overload is said, not hidden: rounds take longer than the
 		 * trigger interval. */
 		if (!app->pending)
-			log_msg(LOG_WARN, "%s while round %llu is still running: "
-				"the next round starts when it ends", why,
-				(unsigned long long)app->rounds);
+			log_msg(LOG_WARN,
+			        "%s while round %llu is still running: "
+			        "the next round starts when it ends",
+			        why, (unsigned long long)app->rounds);
 		else
-			log_msg(LOG_WARN, "%s while round %llu is still running "
-				"and another is pending: coalesced into it", why,
-				(unsigned long long)app->rounds);
+			log_msg(LOG_WARN,
+			        "%s while round %llu is still running "
+			        "and another is pending: coalesced into it",
+			        why, (unsigned long long)app->rounds);
 	}
 	app->pending = true;
 }
@@ -180,7 +186,8 @@ static void begin_quit(struct app *app)
 
 static void on_stdin(struct loop_handler *h, uint32_t events)
 {
-	struct app *app = (struct app *)((char *)h - offsetof(struct app, stdin_h));
+	struct app *app =
+	    (struct app *)((char *)h - offsetof(struct app, stdin_h));
 	char buf[4096];
 	ssize_t n;
 	bool line = false;
@@ -202,7 +209,8 @@ static void on_stdin(struct loop_handler *h, uint32_t events)
 
 static void on_signal(struct loop_handler *h, uint32_t events)
 {
-	struct app *app = (struct app *)((char *)h - offsetof(struct app, sig_h));
+	struct app *app =
+	    (struct app *)((char *)h - offsetof(struct app, sig_h));
 	struct signalfd_siginfo si;
 
 	(void)events;
@@ -221,7 +229,8 @@ static void on_signal(struct loop_handler *h, uint32_t events)
 
 static void on_interval(struct loop_timer *t)
 {
-	struct app *app = (struct app *)((char *)t - offsetof(struct app, interval));
+	struct app *app =
+	    (struct app *)((char *)t - offsetof(struct app, interval));
 	int64_t next = t->when_ns + app->conf->interval_ns;
 	int64_t now = clock_mono_ns();
 
@@ -261,13 +270,13 @@ static int setup_triggers(struct app *app)
 				on_stdin(&app->stdin_h, EPOLLIN);
 		} else {
 			log_msg(LOG_INFO, "no stdin: triggers are signals and "
-				"the interval only");
+			                  "the interval only");
 		}
 	}
 	if (app->conf->interval_ns > 0) {
 		app->interval.fn = on_interval;
 		loop_timer_set(app->loop, &app->interval,
-			       clock_mono_ns() + app->conf->interval_ns);
+		               clock_mono_ns() + app->conf->interval_ns);
 	}
 	return 0;
 }
@@ -281,11 +290,14 @@ static int run_service(struct app *app)
 	uint64_t printed = 0;
 
 	if (setup_triggers(app) < 0) {
-		log_msg(LOG_ERROR, "cannot set up signals: %s", strerror(errno));
+		log_msg(LOG_ERROR, "cannot set up signals: %s",
+		        strerror(errno));
 		return 1;
 	}
-	log_msg(LOG_INFO, "anycast-probe " VERSION " ready: %zu queries a round, "
-		"waiting for triggers", probe_round_size(app->probe));
+	log_msg(LOG_INFO,
+	        "anycast-probe " VERSION " ready: %zu queries a round, "
+	        "waiting for triggers",
+	        probe_round_size(app->probe));
 	for (;;) {
 		int64_t wait = -1;
 
@@ -310,8 +322,10 @@ static int run_service(struct app *app)
 			if (wait <= 0) {
 				size_t lost = probe_round_abort(app->probe);
 
-				log_msg(LOG_WARN, "shutting down: %zu queries "
-					"still in flight were dropped", lost);
+				log_msg(LOG_WARN,
+				        "shutting down: %zu queries "
+				        "still in flight were dropped",
+				        lost);
 				continue; /* print what the round has */
 			}
 		} else if (app->pending && !probe_round_running(app->probe)) {
@@ -344,23 +358,23 @@ static int run_once(struct app *app)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "server", required_argument, NULL, 's' },
-		{ "query", required_argument, NULL, 'q' },
-		{ "transport", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"once", no_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"server", required_argument, NULL, 's'},
+	    {"query", required_argument, NULL, 'q'},
+	    {"transport", required_argument, NULL, 't'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *servers[MAX_ADHOC], *queries[MAX_ADHOC];
-	struct conf_adhoc adhoc = { .servers = servers, .queries = queries };
+	struct conf_adhoc adhoc = {.servers = servers, .queries = queries};
 	const char *path = NULL;
 	bool once = false, check = false;
-	struct app app = { .sigfd = -1 };
+	struct app app = {.sigfd = -1};
 	struct conf *conf = NULL;
 	int c, rc;
 
@@ -376,8 +390,10 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "text") == 0) {
 				app.text = true;
 			} else if (strcmp(optarg, "influx") != 0) {
-				fprintf(stderr, "anycast-probe: --format takes "
-					"influx or text, not '%s'\n", optarg);
+				fprintf(stderr,
+				        "anycast-probe: --format takes "
+				        "influx or text, not '%s'\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -388,8 +404,9 @@ int main(int argc, char **argv)
 		case 'q':
 			if ((c == 's' ? adhoc.n_servers : adhoc.n_queries) >=
 			    MAX_ADHOC) {
-				fprintf(stderr, "anycast-probe: at most %d -%c\n",
-					MAX_ADHOC, c);
+				fprintf(stderr,
+				        "anycast-probe: at most %d -%c\n",
+				        MAX_ADHOC, c);
 				return EXIT_USAGE;
 			}
 			if (c == 's')
@@ -416,14 +433,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "anycast-probe: unexpected argument '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (adhoc.n_servers > 0) {
 		if (path != NULL) {
 			fprintf(stderr, "anycast-probe: -c and -s do not mix: "
-				"use one or the other\n");
+			                "use one or the other\n");
 			return EXIT_USAGE;
 		}
 		rc = conf_adhoc(&conf, &adhoc, stderr);
@@ -432,14 +449,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	} else {
 		if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) != 0) {
-			fprintf(stderr,
-				"anycast-probe: no config: %s does not exist "
-				"and no -c or -s was given.\n"
-				"Start from conf/anycast-probe.conf (the example "
-				"config in the source tree, or share/doc/"
-				"anycast-probe/ where installed), or try "
-				"-s ADDR for an ad-hoc probe.\n",
-				CONF_DEFAULT_PATH);
+			fprintf(
+			    stderr,
+			    "anycast-probe: no config: %s does not exist "
+			    "and no -c or -s was given.\n"
+			    "Start from conf/anycast-probe.conf (the example "
+			    "config in the source tree, or share/doc/"
+			    "anycast-probe/ where installed), or try "
+			    "-s ADDR for an ad-hoc probe.\n",
+			    CONF_DEFAULT_PATH);
 			return EXIT_USAGE;
 		}
 		rc = conf_load(&conf, path ? path : CONF_DEFAULT_PATH, stderr);

@@ -25,10 +25,10 @@ static int setopt(int fd, int level, int name, int value)
 
 int net_udp_open(int family, bool *stamps)
 {
-	const int ts_flags = SOF_TIMESTAMPING_RX_SOFTWARE |
-			     SOF_TIMESTAMPING_TX_SOFTWARE |
-			     SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
-			     SOF_TIMESTAMPING_OPT_TSONLY;
+	const int ts_flags =
+	    SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE |
+	    SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+	    SOF_TIMESTAMPING_OPT_TSONLY;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int ok;
 
@@ -56,7 +56,7 @@ int net_udp_open(int family, bool *stamps)
 }
 
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
-		 const void *buf, size_t len)
+                 const void *buf, size_t len)
 {
 	bool again = true;
 
@@ -94,9 +94,9 @@ static void read_cmsgs(struct msghdr *mh, struct net_msg *m)
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
 			m->hop_limit = v;
 		} else if ((c->cmsg_level == IPPROTO_IP &&
-			    c->cmsg_type == IP_RECVERR) ||
-			   (c->cmsg_level == IPPROTO_IPV6 &&
-			    c->cmsg_type == IPV6_RECVERR)) {
+		            c->cmsg_type == IP_RECVERR) ||
+		           (c->cmsg_level == IPPROTO_IPV6 &&
+		            c->cmsg_type == IPV6_RECVERR)) {
 			struct sock_extended_err ee;
 
 			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
@@ -107,7 +107,7 @@ static void read_cmsgs(struct msghdr *mh, struct net_msg *m)
 				m->error = (int)ee.ee_errno;
 			}
 		} else if (c->cmsg_level == SOL_SOCKET &&
-			   c->cmsg_type == SCM_TIMESTAMPING) {
+		           c->cmsg_type == SCM_TIMESTAMPING) {
 			struct scm_timestamping st;
 
 			memcpy(&st, CMSG_DATA(c), sizeof(st));
@@ -132,14 +132,15 @@ static int recv_batch(int fd, struct net_msg *m, unsigned n, int flags)
 	if (n > NET_BATCH)
 		n = NET_BATCH;
 	for (unsigned i = 0; i < n; i++) {
-		iov[i] = (struct iovec){ .iov_base = m[i].buf, .iov_len = m[i].cap };
+		iov[i] =
+		    (struct iovec){.iov_base = m[i].buf, .iov_len = m[i].cap};
 		mh[i].msg_hdr = (struct msghdr){
-			.msg_name = &m[i].peer,
-			.msg_namelen = sizeof(m[i].peer),
-			.msg_iov = &iov[i],
-			.msg_iovlen = 1,
-			.msg_control = control[i].buf,
-			.msg_controllen = sizeof(control[i].buf),
+		    .msg_name = &m[i].peer,
+		    .msg_namelen = sizeof(m[i].peer),
+		    .msg_iov = &iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = control[i].buf,
+		    .msg_controllen = sizeof(control[i].buf),
 		};
 	}
 	do
@@ -175,8 +176,8 @@ int net_udp_recv_error(int fd, struct net_msg *m, unsigned n)
 
 int net_tcp_connect(const struct sockaddr *to, socklen_t tolen)
 {
-	int fd = socket(to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(to->sa_family,
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -201,23 +202,25 @@ int net_tcp_connect_result(int fd)
 }
 
 bool net_addr_equal(const struct sockaddr_storage *a,
-		    const struct sockaddr_storage *b)
+                    const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+		                         *y = (const void *)b;
 
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in6 *x = (const void *)a,
+		                          *y = (const void *)b;
 
 		return x->sin6_port == y->sin6_port &&
 		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
 		       (x->sin6_scope_id == y->sin6_scope_id ||
-			x->sin6_scope_id == 0 || y->sin6_scope_id == 0);
+		        x->sin6_scope_id == 0 || y->sin6_scope_id == 0);
 	}
 	return false;
 }

@@ -51,7 +51,7 @@
 #define UDP_BUF 65536
 #define ERR_BUF 512 /* an ICMP error's copy of our query: the ID is enough */
 #define TCP_BUF 65537
-#define SEND_BATCH 64          /* sends per pacer turn before yielding */
+#define SEND_BATCH 64 /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
 #define TX_STAMP_SLACK_NS (50 * NS_PER_MS)
 #define PACE_MAX_DEBT_NS (2 * NS_PER_MS)
@@ -66,9 +66,9 @@ struct udpsock {
 	int fd;
 	int family;
 	unsigned inflight;
-	struct job **by_id; /* UDP_IDS slots */
-	bool stamps;        /* the kernel stamps our datagrams */
-	uint32_t tx_next;   /* OPT_ID key of the next datagram sent */
+	struct job **by_id;  /* UDP_IDS slots */
+	bool stamps;         /* the kernel stamps our datagrams */
+	uint32_t tx_next;    /* OPT_ID key of the next datagram sent */
 	struct job **by_key; /* UDP_IDS slots, by tx key modulo UDP_IDS */
 };
 
@@ -81,26 +81,26 @@ struct job {
 	const struct conf_query *query;
 	const struct dnsmsg_query *tmpl;
 	unsigned transport;
-	size_t group;          /* index of the group's first job */
+	size_t group; /* index of the group's first job */
 	enum job_state state;
 	unsigned attempts;
 	uint16_t id;
-	struct udpsock *sock;  /* UDP attempt in flight */
-	int fd;                /* TCP attempt in flight, else -1 */
+	struct udpsock *sock; /* UDP attempt in flight */
+	int fd;               /* TCP attempt in flight, else -1 */
 	enum tcp_phase phase;
 	size_t io_done;
 	uint8_t lenbuf[2];
 	uint8_t *rbuf;
 	size_t rneed;
-	int64_t start_ns;      /* attempt start (monotonic) */
-	int64_t send_ns;       /* query written (monotonic) */
-	int64_t send_wall_ns;  /* the same, realtime (to vet TX stamps) */
-	int64_t tx_stamp_ns;   /* kernel TX timestamp (realtime); 0: none */
+	int64_t start_ns;     /* attempt start (monotonic) */
+	int64_t send_ns;      /* query written (monotonic) */
+	int64_t send_wall_ns; /* the same, realtime (to vet TX stamps) */
+	int64_t tx_stamp_ns;  /* kernel TX timestamp (realtime); 0: none */
 	uint32_t tx_key;
-	int64_t first_wall_ns; /* first attempt, for the timestamp */
+	int64_t first_wall_ns;  /* first attempt, for the timestamp */
 	const char *seen_error; /* a bad reply seen during the attempt */
 	struct result res;
-	bool has_prev;         /* previous round's instance, as a hash */
+	bool has_prev; /* previous round's instance, as a hash */
 	uint64_t prev_hash;
 };
 
@@ -124,8 +124,8 @@ struct probe {
 	/* UDP sockets per family: [0] IPv4, [1] IPv6 */
 	struct udpsock **socks[2];
 	size_t n_socks[2];
-	uint8_t *udp_buf;      /* NET_BATCH datagrams of UDP_BUF */
-	uint8_t *err_buf;      /* NET_BATCH error-queue payloads of ERR_BUF */
+	uint8_t *udp_buf;   /* NET_BATCH datagrams of UDP_BUF */
+	uint8_t *err_buf;   /* NET_BATCH error-queue payloads of ERR_BUF */
 	uint8_t **tcp_free; /* free TCP buffers */
 	size_t n_tcp_free, cap_tcp_free;
 	long tcp_open, tcp_max;
@@ -158,7 +158,8 @@ static int fam_index(int family)
 }
 
 /* Copy bytes into the round's arena; NULL when out of memory. */
-static const uint8_t *arena_copy(struct probe *p, const uint8_t *src, size_t len)
+static const uint8_t *arena_copy(struct probe *p, const uint8_t *src,
+                                 size_t len)
 {
 	struct arena_chunk *c = p->arena_cur;
 	uint8_t *dst;
@@ -274,14 +275,13 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		const struct conf_target *t = &conf->targets[i];
 
 		for (size_t q = 0; q < t->n_queries; q++) {
-			rc = dnsmsg_query_build(&p->tmpls[t_off + q],
-						t->queries[q].name,
-						t->queries[q].type,
-						t->queries[q].class,
-						t->edns_size, t->nsid);
+			rc = dnsmsg_query_build(
+			    &p->tmpls[t_off + q], t->queries[q].name,
+			    t->queries[q].type, t->queries[q].class,
+			    t->edns_size, t->nsid);
 			if (rc < 0) {
 				log_msg(LOG_ERROR, "cannot build query %s: %s",
-					t->queries[q].name, strerror(-rc));
+				        t->queries[q].name, strerror(-rc));
 				goto fail;
 			}
 		}
@@ -318,7 +318,7 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		    p->n_socks[fam_index(j->server->family)] == 0 &&
 		    udp_socket_for(p, j->server->family) == NULL)
 			log_msg(LOG_WARN, "cannot open a UDP socket for %s: %s",
-				j->server->addr_text, strerror(errno));
+			        j->server->addr_text, strerror(errno));
 	}
 	*out = p;
 	return 0;
@@ -467,7 +467,7 @@ static void job_done(struct job *j, enum result_kind kind, const char *error)
 
 /* A response that matched: fill the result from it. */
 static void job_answered(struct job *j, const struct dnsmsg_reply *r,
-			 int64_t now, int hop_limit, int64_t rx_stamp_ns)
+                         int64_t now, int hop_limit, int64_t rx_stamp_ns)
 {
 	struct probe *p = j->probe;
 	struct result *res = &j->res;
@@ -476,8 +476,7 @@ static void job_answered(struct job *j, const struct dnsmsg_reply *r,
 	/* Timed to the wire when the kernel stamped both ends; the stamps
 	 * leave out our own scheduling delays, so they are never longer than
 	 * the clock's view (a little slack for the two clocks' reading). */
-	if (rx_stamp_ns && j->tx_stamp_ns &&
-	    rx_stamp_ns - j->tx_stamp_ns > 0 &&
+	if (rx_stamp_ns && j->tx_stamp_ns && rx_stamp_ns - j->tx_stamp_ns > 0 &&
 	    rx_stamp_ns - j->tx_stamp_ns <= rtt + NS_PER_MS)
 		rtt = rx_stamp_ns - j->tx_stamp_ns;
 	else if (j->transport == CONF_UDP)
@@ -527,7 +526,8 @@ static struct udpsock *udp_socket_for(struct probe *p, int family)
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->by_id = malloc(UDP_IDS * sizeof(*s->by_id))) == NULL ||
+	if (s == NULL ||
+	    (s->by_id = malloc(UDP_IDS * sizeof(*s->by_id))) == NULL ||
 	    (s->by_key = malloc(UDP_IDS * sizeof(*s->by_key))) == NULL)
 		goto fail;
 	/* Touched now, not page by page as random IDs reach them: memory
@@ -568,22 +568,25 @@ static uint16_t random_id(void)
 
 		while (got < sizeof(pool)) {
 			ssize_t n = getrandom((char *)pool + got,
-					      sizeof(pool) - got, 0);
+			                      sizeof(pool) - got, 0);
 
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
 				/* Not on Linux >= 3.17. Unpredictable enough
-				 * for a probe, never the same twice in a row. */
+				 * for a probe, never the same twice in a row.
+				 */
 				uint64_t x = (uint64_t)clock_wall_ns() ^
-					     (uint64_t)clock_mono_ns() << 17;
+				             (uint64_t)clock_mono_ns() << 17;
 
 				for (size_t i = 0; i < ARRAY_SIZE(pool); i++) {
 					x += 0x9e3779b97f4a7c15ULL;
 					uint64_t z = x;
 
-					z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-					z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+					z = (z ^ (z >> 30)) *
+					    0xbf58476d1ce4e5b9ULL;
+					z = (z ^ (z >> 27)) *
+					    0x94d049bb133111ebULL;
 					pool[i] = (uint16_t)(z ^ (z >> 31));
 				}
 				break;
@@ -630,7 +633,7 @@ static int job_send_udp(struct job *j, int64_t now)
 	dnsmsg_set_id(wire, j->id);
 	j->start_ns = j->send_ns = now;
 	rc = net_udp_send(s->fd, (const struct sockaddr *)&j->server->addr,
-			  j->server->addrlen, wire, j->tmpl->len);
+	                  j->server->addrlen, wire, j->tmpl->len);
 	if (rc == -EAGAIN) {
 		queue_push_front(p, j);
 		return 0;
@@ -665,7 +668,7 @@ static int job_send_tcp(struct job *j, int64_t now)
 	}
 	j->start_ns = now;
 	fd = net_tcp_connect((const struct sockaddr *)&j->server->addr,
-			     j->server->addrlen);
+	                     j->server->addrlen);
 	p->sent++;
 	if (fd < 0) {
 		job_done(j, RESULT_ERROR, net_strerror(fd));
@@ -688,7 +691,8 @@ static int job_send_tcp(struct job *j, int64_t now)
 
 static void pacer_fire(struct loop_timer *t)
 {
-	struct probe *p = (struct probe *)((char *)t - offsetof(struct probe, pacer));
+	struct probe *p =
+	    (struct probe *)((char *)t - offsetof(struct probe, pacer));
 	int64_t now = clock_mono_ns();
 	unsigned rate = p->conf->rate;
 	int batch = 0;
@@ -696,7 +700,7 @@ static void pacer_fire(struct loop_timer *t)
 	while (p->count > 0 && p->running) {
 		/* Due time of the next send under the pacing. */
 		int64_t due = p->round_start_ns + p->pace_offset_ns +
-			      (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
+		              (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
 		struct job *j;
 		int rc;
 
@@ -704,7 +708,8 @@ static void pacer_fire(struct loop_timer *t)
 			/* At high rates, wake at most every PACE_QUANTUM_NS and
 			 * send what fell due meanwhile: a handful of queries
 			 * per wake-up instead of one, which halves the CPU per
-			 * query; the kernel's timestamps keep the RTTs exact. */
+			 * query; the kernel's timestamps keep the RTTs exact.
+			 */
 			if (due - now < PACE_QUANTUM_NS)
 				due = now + PACE_QUANTUM_NS;
 			loop_timer_set(p->loop, &p->pacer, due);
@@ -737,7 +742,7 @@ static void pacer_fire(struct loop_timer *t)
 			j->attempts--;
 			if (j->transport == CONF_UDP || p->tcp_open == 0)
 				loop_timer_set(p->loop, &p->pacer,
-					       now + NS_PER_MS);
+				               now + NS_PER_MS);
 			return;
 		}
 		now = clock_mono_ns();
@@ -775,8 +780,8 @@ static void udp_error_queue(struct udpsock *s)
 	int n;
 
 	for (unsigned i = 0; i < NET_BATCH; i++)
-		m[i] = (struct net_msg){ .buf = p->err_buf + i * ERR_BUF,
-					 .cap = ERR_BUF };
+		m[i] = (struct net_msg){.buf = p->err_buf + i * ERR_BUF,
+		                        .cap = ERR_BUF};
 	do {
 		n = net_udp_recv_error(s->fd, m, NET_BATCH);
 		for (int i = 0; i < n; i++)
@@ -784,7 +789,8 @@ static void udp_error_queue(struct udpsock *s)
 	} while (n == NET_BATCH);
 }
 
-static void udp_datagram(struct udpsock *s, const struct net_msg *m, int64_t now)
+static void udp_datagram(struct udpsock *s, const struct net_msg *m,
+                         int64_t now)
 {
 	struct probe *p = s->probe;
 	struct dnsmsg_reply reply;
@@ -829,8 +835,8 @@ static void udp_event(struct loop_handler *h, uint32_t events)
 	if (events & EPOLLERR)
 		udp_error_queue(s);
 	for (unsigned i = 0; i < NET_BATCH; i++)
-		m[i] = (struct net_msg){ .buf = p->udp_buf + i * UDP_BUF,
-					 .cap = UDP_BUF };
+		m[i] = (struct net_msg){.buf = p->udp_buf + i * UDP_BUF,
+		                        .cap = UDP_BUF};
 	for (;;) {
 		int n = net_udp_recv(s->fd, m, NET_BATCH);
 		int64_t now = clock_mono_ns();
@@ -1065,15 +1071,16 @@ static enum result_source identity_source(const struct conf_query *q)
 
 /* The group's identity answer of the given kind, if the round has one. */
 static const struct job *group_identity(const struct probe *p,
-					const struct job *j,
-					enum result_source want)
+                                        const struct job *j,
+                                        enum result_source want)
 {
 	for (size_t i = j->group; i < p->n_jobs && p->jobs[i].group == j->group;
 	     i++) {
 		const struct job *o = &p->jobs[i];
 
 		if (o->state == JOB_DONE && o->res.identity != NULL &&
-		    o->res.identity_len > 0 && identity_source(o->query) == want)
+		    o->res.identity_len > 0 &&
+		    identity_source(o->query) == want)
 			return o;
 	}
 	return NULL;
@@ -1097,7 +1104,7 @@ static void resolve_instance(const struct probe *p, struct job *j)
 		r->instance_len = r->identity_len;
 		r->instance_source = own;
 	} else if ((o = group_identity(p, j, SOURCE_HOSTNAME_BIND)) != NULL ||
-		   (o = group_identity(p, j, SOURCE_ID_SERVER)) != NULL) {
+	           (o = group_identity(p, j, SOURCE_ID_SERVER)) != NULL) {
 		r->instance = o->res.identity;
 		r->instance_len = o->res.identity_len;
 		r->instance_source = identity_source(o->query);

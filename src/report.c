@@ -147,8 +147,8 @@ static void extra_tags(struct lineproto *lp, const struct conf *conf,
 
 	for (size_t i = 0; i < conf->n_tags; i++) {
 		const struct conf_tag *g = &conf->tags[i];
-		if (!g->key || conf_tag_reserved(g->key) || has_key(tt, nt, g->key) ||
-		    has_key(conf->tags, i, g->key))
+		if (!g->key || conf_tag_reserved(g->key) ||
+		    has_key(tt, nt, g->key) || has_key(conf->tags, i, g->key))
 			continue;
 		lineproto_tag(lp, g->key, g->value);
 	}
@@ -451,10 +451,10 @@ int report_text(struct lineproto *lp, const struct result *results, size_t n)
 }
 
 int report_self(struct lineproto *lp, const struct conf *conf,
-		const struct probe_stats *st, int64_t timestamp_ns)
+                const struct probe_stats *st, int64_t timestamp_ns)
 {
-	const char *m = conf->measurement ? conf->measurement
-					  : CONF_DEFAULT_MEASUREMENT;
+	const char *m =
+	    conf->measurement ? conf->measurement : CONF_DEFAULT_MEASUREMENT;
 	char name[256];
 
 	snprintf(name, sizeof(name), "%s_probe", m);
@@ -468,7 +468,7 @@ int report_self(struct lineproto *lp, const struct conf *conf,
 	lineproto_field_int(lp, "dropped_replies", (int64_t)st->dropped);
 	lineproto_field_int(lp, "unstamped", (int64_t)st->clock_fallbacks);
 	lineproto_field_float(lp, "round_duration_ms",
-			      (double)st->duration_ns / 1e6);
+	                      (double)st->duration_ns / 1e6);
 	lineproto_field_float(lp, "send_lag_ms", (double)st->send_lag_ns / 1e6);
 	return lineproto_end(lp, timestamp_ns);
 }

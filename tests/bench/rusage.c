@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	printf("%.6f %lld %ld %d\n", t1 - t0,
 	       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
-		       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+	           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
 	       ru.ru_maxrss, rc);
 	return 0;
 }

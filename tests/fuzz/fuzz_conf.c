@@ -11,7 +11,7 @@
 #include "conf.h"
 
 static int no_resolver(const char *node, const char *service,
-		       const struct addrinfo *hints, struct addrinfo **res)
+                       const struct addrinfo *hints, struct addrinfo **res)
 {
 	(void)node, (void)service, (void)hints, (void)res;
 	return EAI_NONAME;

@@ -32,8 +32,8 @@ struct loaded {
 	int rc;
 	struct conf *conf;
 	char path[64];
-	char *err;    /* everything written to the error stream */
-	size_t nerr;  /* lines in it */
+	char *err;   /* everything written to the error stream */
+	size_t nerr; /* lines in it */
 };
 
 /* Write LEN bytes of TEXT (strlen when LEN is 0) to a temporary file and
@@ -69,14 +69,14 @@ static void loaded_free(struct loaded *l)
 
 /* Fail unless ERR holds "PATH:LINE: MSG..." as the start of a line. */
 static void expect_error(const struct loaded *l, const char *name, int line,
-			 const char *msg)
+                         const char *msg)
 {
 	char want[512];
 	const char *s = l->err;
 	size_t n;
 
 	n = (size_t)snprintf(want, sizeof(want), "%s:%d: %s", l->path, line,
-			     msg);
+	                     msg);
 	for (; s && *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : "")
 		if (!strncmp(s, want, n))
 			return;
@@ -97,7 +97,7 @@ static void expect_sorted(const struct loaded *l, const char *name)
 		line = strtol(s + plen + 1, NULL, 10);
 		if (line < prev)
 			fail_msg("case '%s': line %ld after %ld:\n%s", name,
-				 line, prev, l->err);
+			         line, prev, l->err);
 		prev = line;
 	}
 }
@@ -118,82 +118,85 @@ struct bad_value {
 };
 
 static const struct bad_value bad_values[] = {
-	{"probe", "timeout", "-1s", "bad timeout '-1s'"},
-	{"probe", "timeout", "2x", "bad timeout"},
-	{"probe", "timeout", "99999999999999999999", "bad timeout"},
-	{"probe", "timeout", "9223372036s", "bad timeout"},
-	{"probe", "timeout", "1.s", "bad timeout"},
-	{"probe", "timeout", "", "bad timeout ''"},
-	{"probe", "timeout", "0", "bad timeout '0'"},
-	{"probe", "timeout", "2 s", "bad timeout"},
-	{"probe", "timeout", "0.0000000001s", "bad timeout"},
-	{"probe", "timeout", "3601s", "bad timeout"},
-	{"probe", "timeout", "1e3", "bad timeout"},
-	{"probe", "retries", "-1", "bad retries '-1': want 0..10"},
-	{"probe", "retries", "11", "bad retries"},
-	{"probe", "retries", "x", "bad retries"},
-	{"probe", "retries", "", "bad retries"},
-	{"probe", "retries", "+1", "bad retries"},
-	{"probe", "retries", "1.5", "bad retries"},
-	{"probe", "interval", "-5", "bad interval"},
-	{"probe", "interval", "abc", "bad interval"},
-	{"probe", "interval", "86401", "bad interval"},
-	{"probe", "rate", "0", "bad rate '0': want 1..1000000"},
-	{"probe", "rate", "1000001", "bad rate"},
-	{"probe", "rate", "99999999999999999999999", "bad rate"},
-	{"probe", "edns_size", "511", "bad edns_size '511'"},
-	{"probe", "edns_size", "1", "bad edns_size"},
-	{"probe", "edns_size", "65536", "bad edns_size"},
-	{"probe", "edns_size", "-0", "bad edns_size"},
-	{"probe", "nsid", "maybe", "bad nsid 'maybe': want yes or no"},
-	{"probe", "nsid", "", "bad nsid"},
-	{"probe", "self_metrics", "2", "bad self_metrics '2'"},
-	{"probe", "identity", "bad..name", "bad identity name 'bad..name'"},
-	{"probe", "identity", "a.b c a.b", "identity name 'a.b' listed twice"},
-	{"probe", "measurement", "", "bad measurement ''"},
-	{"probe", "measurement", "a\x01" "b", "bad measurement"},
-	{"probe", "bogus", "1", "unknown key 'bogus' in [probe]"},
-	{"probe", "@long", "1", "unknown key '@long' in [probe]"},
-	{"probe", "port", "53", "unknown key 'port' in [probe]"},
-	{"tags", "", "v", "empty tag key"},
-	{"tags", "k", "", "empty value for tag 'k'"},
-	{"tags", "result", "x", "tag key 'result' is a reserved tag name"},
-	{"tags", "time", "x", "tag key 'time' is a reserved tag name"},
-	{"tags", "k", "a\x7f", "value of tag 'k' has a control character"},
-	{"tags", "k\x02", "v", "tag key has a control character"},
-	{"target", "port", "0", "bad port '0': want 1..65535"},
-	{"target", "port", "65536", "bad port"},
-	{"target", "port", "53x", "bad port"},
-	{"target", "port", "", "bad port"},
-	{"target", "transport", "quic", "bad transport 'quic'"},
-	{"target", "transport", "udp,sctp", "bad transport 'sctp'"},
-	{"target", "transport", "", "empty transport"},
-	{"target", "family", "ipv5", "bad family 'ipv5'"},
-	{"target", "family", " , ", "empty family"},
-	{"target", "query", "example.se BOGUS", "bad query type 'BOGUS'"},
-	{"target", "query", "example.se SOA XX", "bad query class 'XX'"},
-	{"target", "query", "a..b", "bad query name 'a..b'"},
-	{"target", "query", "a SOA IN extra", "bad query 'a SOA IN extra'"},
-	{"target", "query", "", "bad query ''"},
-	{"target", "query", "example.se", "duplicate query 'example.se'"},
-	{"target", "server", "192.0.2.300", "bad IPv4 address '192.0.2.300'"},
-	{"target", "server", "1.2.3", "bad IPv4 address '1.2.3'"},
-	{"target", "server", "2001:db8::g", "bad IPv6 address '2001:db8::g'"},
-	{"target", "server", "[2001:db8::1]", "bad IPv6 address"},
-	{"target", "server", "bad_name!", "bad server 'bad_name!'"},
-	{"target", "server", "a..b", "bad server 'a..b'"},
-	{"target", "server", "", "empty server"},
-	{"target", "timeout", "5y", "bad timeout '5y'"},
-	{"target", "retries", "12", "bad retries '12'"},
-	{"target", "nsid", "perhaps", "bad nsid 'perhaps'"},
-	{"target", "edns_size", "100", "bad edns_size '100'"},
-	{"target", "identity", "x..y", "bad identity name 'x..y'"},
-	{"target", "tag.", "v", "empty tag key"},
-	{"target", "tag.k", "", "empty value for tag 'k'"},
-	{"target", "tag.server", "x", "tag key 'server' is a reserved tag"},
-	{"target", "tag.k", "a\tb", "value of tag 'k' has a control char"},
-	{"target", "interval", "1s", "unknown key 'interval' in [target t]"},
-	{"target", "measurement", "m", "unknown key 'measurement'"},
+    {"probe", "timeout", "-1s", "bad timeout '-1s'"},
+    {"probe", "timeout", "2x", "bad timeout"},
+    {"probe", "timeout", "99999999999999999999", "bad timeout"},
+    {"probe", "timeout", "9223372036s", "bad timeout"},
+    {"probe", "timeout", "1.s", "bad timeout"},
+    {"probe", "timeout", "", "bad timeout ''"},
+    {"probe", "timeout", "0", "bad timeout '0'"},
+    {"probe", "timeout", "2 s", "bad timeout"},
+    {"probe", "timeout", "0.0000000001s", "bad timeout"},
+    {"probe", "timeout", "3601s", "bad timeout"},
+    {"probe", "timeout", "1e3", "bad timeout"},
+    {"probe", "retries", "-1", "bad retries '-1': want 0..10"},
+    {"probe", "retries", "11", "bad retries"},
+    {"probe", "retries", "x", "bad retries"},
+    {"probe", "retries", "", "bad retries"},
+    {"probe", "retries", "+1", "bad retries"},
+    {"probe", "retries", "1.5", "bad retries"},
+    {"probe", "interval", "-5", "bad interval"},
+    {"probe", "interval", "abc", "bad interval"},
+    {"probe", "interval", "86401", "bad interval"},
+    {"probe", "rate", "0", "bad rate '0': want 1..1000000"},
+    {"probe", "rate", "1000001", "bad rate"},
+    {"probe", "rate", "99999999999999999999999", "bad rate"},
+    {"probe", "edns_size", "511", "bad edns_size '511'"},
+    {"probe", "edns_size", "1", "bad edns_size"},
+    {"probe", "edns_size", "65536", "bad edns_size"},
+    {"probe", "edns_size", "-0", "bad edns_size"},
+    {"probe", "nsid", "maybe", "bad nsid 'maybe': want yes or no"},
+    {"probe", "nsid", "", "bad nsid"},
+    {"probe", "self_metrics", "2", "bad self_metrics '2'"},
+    {"probe", "identity", "bad..name", "bad identity name 'bad..name'"},
+    {"probe", "identity", "a.b c a.b", "identity name 'a.b' listed twice"},
+    {"probe", "measurement", "", "bad measurement ''"},
+    {"probe", "measurement",
+     "a\x01"
+     "b",
+     "bad measurement"},
+    {"probe", "bogus", "1", "unknown key 'bogus' in [probe]"},
+    {"probe", "@long", "1", "unknown key '@long' in [probe]"},
+    {"probe", "port", "53", "unknown key 'port' in [probe]"},
+    {"tags", "", "v", "empty tag key"},
+    {"tags", "k", "", "empty value for tag 'k'"},
+    {"tags", "result", "x", "tag key 'result' is a reserved tag name"},
+    {"tags", "time", "x", "tag key 'time' is a reserved tag name"},
+    {"tags", "k", "a\x7f", "value of tag 'k' has a control character"},
+    {"tags", "k\x02", "v", "tag key has a control character"},
+    {"target", "port", "0", "bad port '0': want 1..65535"},
+    {"target", "port", "65536", "bad port"},
+    {"target", "port", "53x", "bad port"},
+    {"target", "port", "", "bad port"},
+    {"target", "transport", "quic", "bad transport 'quic'"},
+    {"target", "transport", "udp,sctp", "bad transport 'sctp'"},
+    {"target", "transport", "", "empty transport"},
+    {"target", "family", "ipv5", "bad family 'ipv5'"},
+    {"target", "family", " , ", "empty family"},
+    {"target", "query", "example.se BOGUS", "bad query type 'BOGUS'"},
+    {"target", "query", "example.se SOA XX", "bad query class 'XX'"},
+    {"target", "query", "a..b", "bad query name 'a..b'"},
+    {"target", "query", "a SOA IN extra", "bad query 'a SOA IN extra'"},
+    {"target", "query", "", "bad query ''"},
+    {"target", "query", "example.se", "duplicate query 'example.se'"},
+    {"target", "server", "192.0.2.300", "bad IPv4 address '192.0.2.300'"},
+    {"target", "server", "1.2.3", "bad IPv4 address '1.2.3'"},
+    {"target", "server", "2001:db8::g", "bad IPv6 address '2001:db8::g'"},
+    {"target", "server", "[2001:db8::1]", "bad IPv6 address"},
+    {"target", "server", "bad_name!", "bad server 'bad_name!'"},
+    {"target", "server", "a..b", "bad server 'a..b'"},
+    {"target", "server", "", "empty server"},
+    {"target", "timeout", "5y", "bad timeout '5y'"},
+    {"target", "retries", "12", "bad retries '12'"},
+    {"target", "nsid", "perhaps", "bad nsid 'perhaps'"},
+    {"target", "edns_size", "100", "bad edns_size '100'"},
+    {"target", "identity", "x..y", "bad identity name 'x..y'"},
+    {"target", "tag.", "v", "empty tag key"},
+    {"target", "tag.k", "", "empty value for tag 'k'"},
+    {"target", "tag.server", "x", "tag key 'server' is a reserved tag"},
+    {"target", "tag.k", "a\tb", "value of tag 'k' has a control char"},
+    {"target", "interval", "1s", "unknown key 'interval' in [target t]"},
+    {"target", "measurement", "m", "unknown key 'measurement'"},
 };
 
 static void test_bad_values(void **state)
@@ -207,19 +210,19 @@ static void test_bad_values(void **state)
 
 		if (!strcmp(b->section, "target")) {
 			snprintf(text, sizeof(text), T "%s = %s\n", b->key,
-				 b->value);
+			         b->value);
 			line = 4;
 		} else {
 			snprintf(text, sizeof(text), "[%s]\n%s = %s\n" T,
-				 b->section, b->key, b->value);
+			         b->section, b->key, b->value);
 			line = 2;
 		}
-		snprintf(name, sizeof(name), "[%s] %s = %s", b->section,
-			 b->key, b->value);
+		snprintf(name, sizeof(name), "[%s] %s = %s", b->section, b->key,
+		         b->value);
 		load_text(&l, text, 0);
 		if (l.rc != -EINVAL || l.conf || l.nerr != 1)
 			fail_msg("case '%s': rc %d, %zu errors:\n%s", name,
-				 l.rc, l.nerr, l.err);
+			         l.rc, l.nerr, l.err);
 		expect_error(&l, name, line, b->msg);
 		loaded_free(&l);
 	}
@@ -239,81 +242,115 @@ struct bad_config {
 	struct want_error errors[6];
 };
 
-#define NUL_TEXT "[probe]\nrate = 1\0" "0\n" T
+#define NUL_TEXT                                                               \
+	"[probe]\nrate = 1\0"                                                  \
+	"0\n" T
 
 static const struct bad_config bad_configs[] = {
-	{"key outside a section", "x = 1\n" T, 0,
-	 {{1, "key 'x' outside of a section"}}},
-	{"line without =", "[probe]\njunk line\n" T, 0,
-	 {{2, "expected KEY = VALUE or [section]"}}},
-	{"every syntax error reported", "[probe]\njunk\nmore junk\n" T, 0,
-	 {{2, "expected KEY"}, {3, "expected KEY"}}},
-	{"comment before = is not a key", "[probe]\nrate ;= 5\n" T, 0,
-	 {{2, "expected KEY"}}},
-	{"section without ]", "[probe\n" T, 0, {{1, "section header without ']'"}}},
-	{"text after ]", "[probe] x\n" T, 0, {{1, "unexpected text after ']'"}}},
-	{"unknown section", "[bogus]\nx = 1\ny = 2\n" T, 0,
-	 {{1, "unknown section [bogus]"}}},
-	{"targets section", "[targets x]\n" T, 0, {{1, "unknown section"}}},
-	{"target without name", "[target]\nserver = 192.0.2.1\n" T, 0,
-	 {{1, "[target] needs a name"}}},
-	{"target blank name", "[target   ]\n" T, 0, {{1, "[target] needs a name"}}},
-	{"duplicate target",
-	 T "[target t]\nserver = 192.0.2.2\nquery = x\nport = 0\n", 0,
-	 {{4, "duplicate [target t] (first on line 1)"}, {7, "bad port"}}},
-	{"no server", "[target t]\nquery = x\n", 0, {{1, "[target t] has no server"}}},
-	{"no query", "\n[target t]\nserver = 192.0.2.1\n", 0,
-	 {{2, "[target t] has no query"}}},
-	{"neither", "[target a]\n[target b]\n", 0,
-	 {{1, "[target a] has no server"},
-	  {1, "[target a] has no query"},
-	  {2, "[target b] has no server"},
-	  {2, "[target b] has no query"}}},
-	{"no target", "[probe]\nrate = 5\n", 0, {{0, "no [target NAME] section"}}},
-	{"empty file", "", 0, {{0, "no [target NAME] section"}}},
-	{"many errors, each with its line",
-	 "[probe]\ntimeout = x\nretries = 99\n[target t]\n"
-	 "server = 192.0.2.300\nquery = a..b\nport = 0\n",
-	 0,
-	 {{2, "bad timeout"},
-	  {3, "bad retries"},
-	  {5, "bad IPv4"},
-	  {6, "bad query name"},
-	  {7, "bad port"}}},
-	{"duplicate key in probe", "[probe]\ntimeout = 1s\ntimeout = 2s\n" T, 0,
-	 {{3, "duplicate key 'timeout' (first set on line 2)"}}},
-	{"duplicate key across [probe] sections",
-	 "[probe]\nrate = 1\n[probe]\nrate = 2\n" T, 0,
-	 {{4, "duplicate key 'rate' (first set on line 2)"}}},
-	{"duplicate key in target", T "port = 53\nport = 54\n", 0,
-	 {{5, "duplicate key 'port' (first set on line 4)"}}},
-	{"duplicate tag", "[tags]\na = 1\na = 2\n" T, 0, {{3, "duplicate tag 'a'"}}},
-	{"duplicate target tag", T "tag.a = 1\ntag.a = 2\n", 0,
-	 {{5, "duplicate tag 'a'"}}},
-	{"target tag repeats [tags]", "[tags]\ndc = x\n" T "tag.dc = y\n", 0,
-	 {{6, "tag.dc repeats a [tags] key"}}},
-	{"NUL byte", NUL_TEXT, sizeof(NUL_TEXT) - 1, {{2, "line contains a NUL"}}},
-	{"error after a long comment",
-	 "; "
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 " bogus = 1 [x]\n"
-	 "[probe]\nrate = 0\n" T,
-	 0,
-	 {{3, "bad rate"}}},
-	{"long bad line keeps line numbers",
-	 "[probe]\nmeasurement = "
-	 "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
-	 "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
-	 "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
-	 "\nrate = x\n" T "query = "
-	 "a.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	 "\nport = x\n",
-	 0,
-	 {{3, "bad rate"}, {7, "bad query name"}, {8, "bad port"}}},
+    {"key outside a section",
+     "x = 1\n" T,
+     0,
+     {{1, "key 'x' outside of a section"}}},
+    {"line without =",
+     "[probe]\njunk line\n" T,
+     0,
+     {{2, "expected KEY = VALUE or [section]"}}},
+    {"every syntax error reported",
+     "[probe]\njunk\nmore junk\n" T,
+     0,
+     {{2, "expected KEY"}, {3, "expected KEY"}}},
+    {"comment before = is not a key",
+     "[probe]\nrate ;= 5\n" T,
+     0,
+     {{2, "expected KEY"}}},
+    {"section without ]", "[probe\n" T, 0, {{1, "section header without ']'"}}},
+    {"text after ]", "[probe] x\n" T, 0, {{1, "unexpected text after ']'"}}},
+    {"unknown section",
+     "[bogus]\nx = 1\ny = 2\n" T,
+     0,
+     {{1, "unknown section [bogus]"}}},
+    {"targets section", "[targets x]\n" T, 0, {{1, "unknown section"}}},
+    {"target without name",
+     "[target]\nserver = 192.0.2.1\n" T,
+     0,
+     {{1, "[target] needs a name"}}},
+    {"target blank name", "[target   ]\n" T, 0, {{1, "[target] needs a name"}}},
+    {"duplicate target",
+     T "[target t]\nserver = 192.0.2.2\nquery = x\nport = 0\n",
+     0,
+     {{4, "duplicate [target t] (first on line 1)"}, {7, "bad port"}}},
+    {"no server",
+     "[target t]\nquery = x\n",
+     0,
+     {{1, "[target t] has no server"}}},
+    {"no query",
+     "\n[target t]\nserver = 192.0.2.1\n",
+     0,
+     {{2, "[target t] has no query"}}},
+    {"neither",
+     "[target a]\n[target b]\n",
+     0,
+     {{1, "[target a] has no server"},
+      {1, "[target a] has no query"},
+      {2, "[target b] has no server"},
+      {2, "[target b] has no query"}}},
+    {"no target", "[probe]\nrate = 5\n", 0, {{0, "no [target NAME] section"}}},
+    {"empty file", "", 0, {{0, "no [target NAME] section"}}},
+    {"many errors, each with its line",
+     "[probe]\ntimeout = x\nretries = 99\n[target t]\n"
+     "server = 192.0.2.300\nquery = a..b\nport = 0\n",
+     0,
+     {{2, "bad timeout"},
+      {3, "bad retries"},
+      {5, "bad IPv4"},
+      {6, "bad query name"},
+      {7, "bad port"}}},
+    {"duplicate key in probe",
+     "[probe]\ntimeout = 1s\ntimeout = 2s\n" T,
+     0,
+     {{3, "duplicate key 'timeout' (first set on line 2)"}}},
+    {"duplicate key across [probe] sections",
+     "[probe]\nrate = 1\n[probe]\nrate = 2\n" T,
+     0,
+     {{4, "duplicate key 'rate' (first set on line 2)"}}},
+    {"duplicate key in target",
+     T "port = 53\nport = 54\n",
+     0,
+     {{5, "duplicate key 'port' (first set on line 4)"}}},
+    {"duplicate tag",
+     "[tags]\na = 1\na = 2\n" T,
+     0,
+     {{3, "duplicate tag 'a'"}}},
+    {"duplicate target tag",
+     T "tag.a = 1\ntag.a = 2\n",
+     0,
+     {{5, "duplicate tag 'a'"}}},
+    {"target tag repeats [tags]",
+     "[tags]\ndc = x\n" T "tag.dc = y\n",
+     0,
+     {{6, "tag.dc repeats a [tags] key"}}},
+    {"NUL byte", NUL_TEXT, sizeof(NUL_TEXT) - 1, {{2, "line contains a NUL"}}},
+    {"error after a long comment",
+     "; "
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     " bogus = 1 [x]\n"
+     "[probe]\nrate = 0\n" T,
+     0,
+     {{3, "bad rate"}}},
+    {"long bad line keeps line numbers",
+     "[probe]\nmeasurement = "
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+     "\nrate = x\n" T "query = "
+     "a.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+     "\nport = x\n",
+     0,
+     {{3, "bad rate"}, {7, "bad query name"}, {8, "bad port"}}},
 };
 
 static void test_bad_configs(void **state)
@@ -330,10 +367,10 @@ static void test_bad_configs(void **state)
 			n++;
 		if (l.rc != -EINVAL || l.conf || l.nerr != n)
 			fail_msg("case '%s': rc %d, %zu errors (want %zu):\n%s",
-				 b->name, l.rc, l.nerr, n, l.err);
+			         b->name, l.rc, l.nerr, n, l.err);
 		for (size_t j = 0; j < n; j++)
 			expect_error(&l, b->name, b->errors[j].line,
-				     b->errors[j].msg);
+			             b->errors[j].msg);
 		expect_sorted(&l, b->name);
 		loaded_free(&l);
 	}
@@ -354,7 +391,7 @@ static void test_missing_file(void **state)
 	assert_int_equal(rc, -ENOENT);
 	assert_null(c);
 	assert_string_equal(text, "/nonexistent/anycast-probe.conf:0: cannot "
-				  "open: No such file or directory\n");
+	                          "open: No such file or directory\n");
 	free(text);
 	conf_free(NULL);
 }
@@ -362,7 +399,7 @@ static void test_missing_file(void **state)
 /* ---- accepted configs ---------------------------------------------------- */
 
 static const struct conf_query *find_query(const struct conf_target *t,
-					   const char *name, uint16_t type)
+                                           const char *name, uint16_t type)
 {
 	for (size_t i = 0; i < t->n_queries; i++)
 		if (!strcmp(t->queries[i].name, name) &&
@@ -378,49 +415,48 @@ static uint16_t port_of(const struct conf_server *s)
 	return ntohs(((const struct sockaddr_in6 *)&s->addr)->sin6_port);
 }
 
-static const char every_key[] =
-	"\xEF\xBB\xBF; every key\n"
-	"[probe]\n"
-	"timeout = 1500ms\n"
-	"retries = 3\n"
-	"interval = 10s\n"
-	"rate = 500\n"
-	"edns_size = 4096\n"
-	"nsid = no\n"
-	"identity = id.server\n"
-	"measurement = anycast_test ; comment\n"
-	"self_metrics = yes\n"
-	"\n"
-	"[tags]\n"
-	"dc = dc-1\n"
-	"site: sto\n"
-	"\n"
-	"[ target one ]   ; comment\n"
-	"server = 192.0.2.53\n"
-	"  server = 2001:DB8:53::53\n"
-	"server = 192.0.2.53 ; duplicate, dropped\n"
-	"port = 5353\n"
-	"transport = udp,tcp\n"
-	"family = ipv4\n"
-	"query = example.se SOA\n"
-	"\tquery = example.se. NS IN\n"
-	"query = .\n"
-	"query = hostname.bind TXT CH\n"
-	"tag.operator = cira\n"
-	"timeout = 3s\n"
-	"retries = 0\n"
-	"nsid = on\n"
-	"identity = hostname.bind, id.server\n"
-	"edns_size = 1232\n"
-	"[target two words]\n"
-	"server = 198.51.100.1\n"
-	"query = example.net TXT CH\n"
-	"identity =\n"
-	"[target three]\n"
-	"server = 198.51.100.3\n"
-	"query = example.org AAAA\n"
-	"transport = tcp\n"
-	"family = ipv6\n";
+static const char every_key[] = "\xEF\xBB\xBF; every key\n"
+                                "[probe]\n"
+                                "timeout = 1500ms\n"
+                                "retries = 3\n"
+                                "interval = 10s\n"
+                                "rate = 500\n"
+                                "edns_size = 4096\n"
+                                "nsid = no\n"
+                                "identity = id.server\n"
+                                "measurement = anycast_test ; comment\n"
+                                "self_metrics = yes\n"
+                                "\n"
+                                "[tags]\n"
+                                "dc = dc-1\n"
+                                "site: sto\n"
+                                "\n"
+                                "[ target one ]   ; comment\n"
+                                "server = 192.0.2.53\n"
+                                "  server = 2001:DB8:53::53\n"
+                                "server = 192.0.2.53 ; duplicate, dropped\n"
+                                "port = 5353\n"
+                                "transport = udp,tcp\n"
+                                "family = ipv4\n"
+                                "query = example.se SOA\n"
+                                "\tquery = example.se. NS IN\n"
+                                "query = .\n"
+                                "query = hostname.bind TXT CH\n"
+                                "tag.operator = cira\n"
+                                "timeout = 3s\n"
+                                "retries = 0\n"
+                                "nsid = on\n"
+                                "identity = hostname.bind, id.server\n"
+                                "edns_size = 1232\n"
+                                "[target two words]\n"
+                                "server = 198.51.100.1\n"
+                                "query = example.net TXT CH\n"
+                                "identity =\n"
+                                "[target three]\n"
+                                "server = 198.51.100.3\n"
+                                "query = example.org AAAA\n"
+                                "transport = tcp\n"
+                                "family = ipv6\n";
 
 static void test_every_key(void **state)
 {
@@ -557,7 +593,8 @@ static void test_defaults(void **state)
 	assert_int_equal(t->queries[0].class, DNSMSG_CLASS_IN);
 	assert_false(t->queries[0].identity);
 	for (size_t i = 1; i < 3; i++) {
-		assert_string_equal(t->queries[i].name, l.conf->identity[i - 1]);
+		assert_string_equal(t->queries[i].name,
+		                    l.conf->identity[i - 1]);
 		assert_int_equal(t->queries[i].type, DNSMSG_TYPE_TXT);
 		assert_int_equal(t->queries[i].class, DNSMSG_CLASS_CH);
 		assert_true(t->queries[i].identity);
@@ -577,9 +614,9 @@ static void test_bools(void **state)
 		const char *text;
 		bool value;
 	} cases[] = {
-		{"yes", true},	 {"no", false}, {"true", true}, {"false", false},
-		{"on", true},	 {"off", false}, {"1", true},	 {"0", false},
-		{"YES", true},	 {"Off", false},
+	    {"yes", true}, {"no", false},  {"true", true}, {"false", false},
+	    {"on", true},  {"off", false}, {"1", true},    {"0", false},
+	    {"YES", true}, {"Off", false},
 	};
 
 	(void)state;
@@ -588,8 +625,8 @@ static void test_bools(void **state)
 		struct loaded l;
 
 		snprintf(text, sizeof(text),
-			 "[probe]\nnsid = %s\nself_metrics = %s\n" T,
-			 cases[i].text, cases[i].text);
+		         "[probe]\nnsid = %s\nself_metrics = %s\n" T,
+		         cases[i].text, cases[i].text);
 		load_text(&l, text, 0);
 		expect_ok(&l, cases[i].text);
 		assert_int_equal(l.conf->nsid, cases[i].value);
@@ -606,31 +643,31 @@ static void test_durations(void **state)
 		int rc;
 		int64_t ns;
 	} cases[] = {
-		{"2s", 0, 2000000000LL},
-		{"1500ms", 0, 1500000000LL},
-		{"250ms", 0, 250000000LL},
-		{"0", 0, 0},
-		{"3", 0, 3000000000LL},
-		{"1.5s", 0, 1500000000LL},
-		{"0.5", 0, 500000000LL},
-		{"0.25ms", 0, 250000LL},
-		{"0.000000001s", 0, 1},
-		{"9223372036s", 0, 9223372036000000000LL},
-		{"9223372037s", -EINVAL, 0},
-		{"99999999999999999999", -EINVAL, 0},
-		{"-1", -EINVAL, 0},
-		{"+1", -EINVAL, 0},
-		{"", -EINVAL, 0},
-		{"s", -EINVAL, 0},
-		{"1m", -EINVAL, 0},
-		{"1 s", -EINVAL, 0},
-		{" 1s", -EINVAL, 0},
-		{"1s ", -EINVAL, 0},
-		{"1.", -EINVAL, 0},
-		{".5", -EINVAL, 0},
-		{"1.0000000001s", -EINVAL, 0},
-		{"1ms5", -EINVAL, 0},
-		{"0x10", -EINVAL, 0},
+	    {"2s", 0, 2000000000LL},
+	    {"1500ms", 0, 1500000000LL},
+	    {"250ms", 0, 250000000LL},
+	    {"0", 0, 0},
+	    {"3", 0, 3000000000LL},
+	    {"1.5s", 0, 1500000000LL},
+	    {"0.5", 0, 500000000LL},
+	    {"0.25ms", 0, 250000LL},
+	    {"0.000000001s", 0, 1},
+	    {"9223372036s", 0, 9223372036000000000LL},
+	    {"9223372037s", -EINVAL, 0},
+	    {"99999999999999999999", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {"+1", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	    {"s", -EINVAL, 0},
+	    {"1m", -EINVAL, 0},
+	    {"1 s", -EINVAL, 0},
+	    {" 1s", -EINVAL, 0},
+	    {"1s ", -EINVAL, 0},
+	    {"1.", -EINVAL, 0},
+	    {".5", -EINVAL, 0},
+	    {"1.0000000001s", -EINVAL, 0},
+	    {"1ms5", -EINVAL, 0},
+	    {"0x10", -EINVAL, 0},
 	};
 
 	(void)state;
@@ -640,7 +677,7 @@ static void test_durations(void **state)
 
 		if (rc != cases[i].rc || (rc == 0 && ns != cases[i].ns))
 			fail_msg("'%s': rc %d ns %lld", cases[i].text, rc,
-				 (long long)ns);
+			         (long long)ns);
 		if (rc)
 			assert_int_equal(ns, -42); /* untouched on error */
 	}
@@ -680,15 +717,15 @@ static void test_long_lines(void **state)
 	memset(tname, 'n', sizeof(tname) - 1);
 	tname[sizeof(tname) - 1] = '\0';
 	snprintf(text, sizeof(text),
-		 "; %s = x\n"
-		 "[target %s]   ; a long section header\n"
-		 "server = 192.0.2.1\n"
-		 "query = %s TXT CH   ; trailing comment\n"
-		 "query =    %s.   \n"
-		 "tag.long = %s;not a comment\n"
-		 "[probe]\n"
-		 "retries = 2\n",
-		 name, tname, name, name, name);
+	         "; %s = x\n"
+	         "[target %s]   ; a long section header\n"
+	         "server = 192.0.2.1\n"
+	         "query = %s TXT CH   ; trailing comment\n"
+	         "query =    %s.   \n"
+	         "tag.long = %s;not a comment\n"
+	         "[probe]\n"
+	         "retries = 2\n",
+	         name, tname, name, name, name);
 	load_text(&l, text, 0);
 	expect_ok(&l, "long lines");
 	t = &l.conf->targets[0];
@@ -722,9 +759,9 @@ static void test_localhost(void **state)
 		const char *family;
 		unsigned mask;
 	} cases[] = {
-		{"ipv4", CONF_IPV4},
-		{"ipv6", CONF_IPV6},
-		{"ipv4 ipv6", CONF_IPV4 | CONF_IPV6},
+	    {"ipv4", CONF_IPV4},
+	    {"ipv6", CONF_IPV6},
+	    {"ipv4 ipv6", CONF_IPV4 | CONF_IPV6},
 	};
 	struct addrinfo hints, *res, *ai;
 	size_t have[3] = {0};
@@ -746,31 +783,31 @@ static void test_localhost(void **state)
 		size_t want = 0;
 
 		snprintf(text, sizeof(text),
-			 "[target lo]\nquery = .\nserver = localhost\n"
-			 "server = localhost\nport = 5300\nfamily = %s\n",
-			 cases[i].family);
+		         "[target lo]\nquery = .\nserver = localhost\n"
+		         "server = localhost\nport = 5300\nfamily = %s\n",
+		         cases[i].family);
 		load_text(&l, text, 0);
 		/* Distinct addresses of the families asked for. */
 		for (ai = res; ai; ai = ai->ai_next) {
 			struct addrinfo *prev;
 
 			if (!((ai->ai_family == AF_INET ? CONF_IPV4
-							 : CONF_IPV6) &
+			                                : CONF_IPV6) &
 			      cases[i].mask))
 				continue;
 			for (prev = res; prev != ai; prev = prev->ai_next)
 				if (prev->ai_addrlen == ai->ai_addrlen &&
 				    !memcmp(prev->ai_addr, ai->ai_addr,
-					    ai->ai_addrlen))
+				            ai->ai_addrlen))
 					break;
 			want += prev == ai;
 		}
 		if (!want) {
 			assert_int_equal(l.rc, -EINVAL);
 			expect_error(&l, cases[i].family, 3,
-				     "'localhost' has no address in family");
+			             "'localhost' has no address in family");
 			expect_error(&l, cases[i].family, 4,
-				     "'localhost' has no address in family");
+			             "'localhost' has no address in family");
 			loaded_free(&l);
 			continue;
 		}
@@ -785,17 +822,18 @@ static void test_localhost(void **state)
 			assert_int_equal(port_of(s), 5300);
 			for (size_t k = 0; k < j; k++)
 				assert_string_not_equal(
-					s->addr_text, t->servers[k].addr_text);
+				    s->addr_text, t->servers[k].addr_text);
 			if (s->family == CONF_IPV4)
-				assert_int_equal(strncmp(s->addr_text, "127.", 4),
-						 0);
+				assert_int_equal(
+				    strncmp(s->addr_text, "127.", 4), 0);
 		}
 		loaded_free(&l);
 	}
 	freeaddrinfo(res);
 }
 
-/* ---- ad hoc ---------------------------------------------------------------- */
+/* ---- ad hoc ----------------------------------------------------------------
+ */
 
 struct adhoc_case {
 	const char *name;
@@ -803,38 +841,148 @@ struct adhoc_case {
 	const char *queries[3];
 	const char *transport;
 	int rc;
-	const char *msg;        /* error, when rc != 0 */
+	const char *msg; /* error, when rc != 0 */
 	size_t n_servers;
 	const char *addr0;
 	uint16_t port0;
 	unsigned transports;
-	size_t n_queries;       /* with the two identity queries */
+	size_t n_queries; /* with the two identity queries */
 	uint16_t type0;
 };
 
 static const struct adhoc_case adhoc_cases[] = {
-	{"ipv4", {"192.0.2.1"}, {NULL}, NULL, 0, NULL, 1, "192.0.2.1", 53,
-	 CONF_UDP, 3, DNSMSG_TYPE_SOA},
-	{"ipv4 port", {"192.0.2.1#5353"}, {NULL}, "tcp", 0, NULL, 1, "192.0.2.1",
-	 5353, CONF_TCP, 3, DNSMSG_TYPE_SOA},
-	{"ipv6 port", {"2001:db8::1#53000", "192.0.2.2"}, {"example.se NS"},
-	 "udp tcp", 0, NULL, 2, "2001:db8::1", 53000, CONF_UDP | CONF_TCP, 3, 2},
-	{"two queries", {"::1"}, {"a.example TXT CH", "b.example A"}, "udp", 0,
-	 NULL, 1, "::1", 53, CONF_UDP, 4, DNSMSG_TYPE_TXT},
-	{"localhost", {"localhost#5301"}, {NULL}, NULL, 0, NULL, 0, NULL, 5301,
-	 CONF_UDP, 3, DNSMSG_TYPE_SOA},
-	{"no server", {NULL}, {NULL}, NULL, -EINVAL,
-	 "anycast-probe: no server given", 0, NULL, 0, 0, 0, 0},
-	{"bad port", {"192.0.2.1#0"}, {NULL}, NULL, -EINVAL,
-	 "anycast-probe: bad port in '192.0.2.1#0'", 0, NULL, 0, 0, 0, 0},
-	{"bad port text", {"192.0.2.1#x"}, {NULL}, NULL, -EINVAL,
-	 "anycast-probe: bad port", 0, NULL, 0, 0, 0, 0},
-	{"bad address", {"192.0.2.999"}, {NULL}, NULL, -EINVAL,
-	 "anycast-probe: bad IPv4 address '192.0.2.999'", 0, NULL, 0, 0, 0, 0},
-	{"bad query", {"192.0.2.1"}, {"example.se XYZ"}, NULL, -EINVAL,
-	 "anycast-probe: bad query type 'XYZ'", 0, NULL, 0, 0, 0, 0},
-	{"bad transport", {"192.0.2.1"}, {NULL}, "sctp", -EINVAL,
-	 "anycast-probe: bad transport 'sctp'", 0, NULL, 0, 0, 0, 0},
+    {"ipv4",
+     {"192.0.2.1"},
+     {NULL},
+     NULL,
+     0,
+     NULL,
+     1,
+     "192.0.2.1",
+     53,
+     CONF_UDP,
+     3,
+     DNSMSG_TYPE_SOA},
+    {"ipv4 port",
+     {"192.0.2.1#5353"},
+     {NULL},
+     "tcp",
+     0,
+     NULL,
+     1,
+     "192.0.2.1",
+     5353,
+     CONF_TCP,
+     3,
+     DNSMSG_TYPE_SOA},
+    {"ipv6 port",
+     {"2001:db8::1#53000", "192.0.2.2"},
+     {"example.se NS"},
+     "udp tcp",
+     0,
+     NULL,
+     2,
+     "2001:db8::1",
+     53000,
+     CONF_UDP | CONF_TCP,
+     3,
+     2},
+    {"two queries",
+     {"::1"},
+     {"a.example TXT CH", "b.example A"},
+     "udp",
+     0,
+     NULL,
+     1,
+     "::1",
+     53,
+     CONF_UDP,
+     4,
+     DNSMSG_TYPE_TXT},
+    {"localhost",
+     {"localhost#5301"},
+     {NULL},
+     NULL,
+     0,
+     NULL,
+     0,
+     NULL,
+     5301,
+     CONF_UDP,
+     3,
+     DNSMSG_TYPE_SOA},
+    {"no server",
+     {NULL},
+     {NULL},
+     NULL,
+     -EINVAL,
+     "anycast-probe: no server given",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
+    {"bad port",
+     {"192.0.2.1#0"},
+     {NULL},
+     NULL,
+     -EINVAL,
+     "anycast-probe: bad port in '192.0.2.1#0'",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
+    {"bad port text",
+     {"192.0.2.1#x"},
+     {NULL},
+     NULL,
+     -EINVAL,
+     "anycast-probe: bad port",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
+    {"bad address",
+     {"192.0.2.999"},
+     {NULL},
+     NULL,
+     -EINVAL,
+     "anycast-probe: bad IPv4 address '192.0.2.999'",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
+    {"bad query",
+     {"192.0.2.1"},
+     {"example.se XYZ"},
+     NULL,
+     -EINVAL,
+     "anycast-probe: bad query type 'XYZ'",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
+    {"bad transport",
+     {"192.0.2.1"},
+     {NULL},
+     "sctp",
+     -EINVAL,
+     "anycast-probe: bad transport 'sctp'",
+     0,
+     NULL,
+     0,
+     0,
+     0,
+     0},
 };
 
 static void test_adhoc(void **state)
@@ -844,8 +992,8 @@ static void test_adhoc(void **state)
 	     i++) {
 		const struct adhoc_case *a = &adhoc_cases[i];
 		struct conf_adhoc ad = {.servers = (const char **)a->servers,
-					.queries = (const char **)a->queries,
-					.transport = a->transport};
+		                        .queries = (const char **)a->queries,
+		                        .transport = a->transport};
 		struct conf *c = NULL;
 		char *text = NULL;
 		size_t size = 0;
@@ -899,7 +1047,8 @@ static void test_adhoc(void **state)
 	}
 }
 
-/* ---- conf_print ------------------------------------------------------------ */
+/* ---- conf_print ------------------------------------------------------------
+ */
 
 static void test_print(void **state)
 {
@@ -922,11 +1071,11 @@ static void test_print(void **state)
 		if (!strstr(text, want))
 			fail_msg("no '%s' in:\n%s", want, text);
 		for (size_t j = 0; j < t->n_servers; j++) {
-			snprintf(want, sizeof(want), "server = %s\t; %s port %u\n",
-				 t->servers[j].addr_text,
-				 t->servers[j].family == CONF_IPV4 ? "ipv4"
-								   : "ipv6",
-				 port_of(&t->servers[j]));
+			snprintf(
+			    want, sizeof(want), "server = %s\t; %s port %u\n",
+			    t->servers[j].addr_text,
+			    t->servers[j].family == CONF_IPV4 ? "ipv4" : "ipv6",
+			    port_of(&t->servers[j]));
 			if (!strstr(text, want))
 				fail_msg("no '%s' in:\n%s", want, text);
 		}
@@ -934,24 +1083,25 @@ static void test_print(void **state)
 			const struct conf_query *q = &t->queries[j];
 
 			snprintf(want, sizeof(want), "query = %s %s %s%s\n",
-				 q->name, dnsmsg_type_name(q->type, tb, sizeof(tb)),
-				 dnsmsg_class_name(q->class, cb, sizeof(cb)),
-				 q->identity ? "\t; identity" : "");
+			         q->name,
+			         dnsmsg_type_name(q->type, tb, sizeof(tb)),
+			         dnsmsg_class_name(q->class, cb, sizeof(cb)),
+			         q->identity ? "\t; identity" : "");
 			if (!strstr(text, want))
 				fail_msg("no '%s' in:\n%s", want, text);
 		}
 	}
 	assert_non_null(strstr(text, "; 3 target(s), 4 address(es), "
-				     "23 queries per round\n"));
+	                             "23 queries per round\n"));
 	assert_non_null(strstr(text, "[probe]\ntimeout = 1500ms\nretries = 3\n"
-				     "interval = 10s\nrate = 500\n"));
+	                             "interval = 10s\nrate = 500\n"));
 	assert_non_null(strstr(text, "identity = id.server\n"));
 	assert_non_null(strstr(text, "self_metrics = yes\n"));
 	assert_non_null(strstr(text, "[tags]\ndc = dc-1\nsite = sto\n"));
 	assert_non_null(strstr(text, "tag.operator = cira\n"));
 	assert_non_null(strstr(text, "transport = udp tcp\nfamily = ipv4\n"));
 	assert_non_null(strstr(text, "timeout = 3s\nretries = 0\nnsid = yes\n"
-				     "edns_size = 1232\n"));
+	                             "edns_size = 1232\n"));
 	free(text);
 	loaded_free(&l);
 
@@ -967,7 +1117,8 @@ static void test_print(void **state)
 	loaded_free(&l);
 }
 
-/* ---- shipped examples -------------------------------------------------------- */
+/* ---- shipped examples
+ * -------------------------------------------------------- */
 
 static void test_shipped(void **state)
 {
@@ -988,11 +1139,11 @@ static void test_shipped(void **state)
 		char want[64];
 
 		snprintf(want, sizeof(want), "%c.root-servers.net",
-			 (char)('a' + i));
+		         (char)('a' + i));
 		assert_string_equal(t->name, want);
 		assert_int_equal(t->n_servers, 2);
 		assert_int_equal(t->servers[0].family | t->servers[1].family,
-				 CONF_IPV4 | CONF_IPV6);
+		                 CONF_IPV4 | CONF_IPV6);
 		assert_true(t->nsid);
 		assert_int_equal(t->n_queries, 2);
 		assert_string_equal(t->queries[0].name, ".");
@@ -1006,11 +1157,11 @@ static void test_shipped(void **state)
 /* The system resolver is not on loopback here: a look-up of any other name
  * would send a query off the machine. Such a test is a bug: stop at once. */
 static int only_localhost(const char *node, const char *service,
-			  const struct addrinfo *hints, struct addrinfo **res)
+                          const struct addrinfo *hints, struct addrinfo **res)
 {
 	if (node == NULL || strcmp(node, "localhost") != 0) {
 		fprintf(stderr, "test_conf: refusing to resolve '%s'\n",
-			node ? node : "(null)");
+		        node ? node : "(null)");
 		abort();
 	}
 	return getaddrinfo(node, service, hints, res);
@@ -1020,18 +1171,18 @@ int main(void)
 {
 	conf_resolver = only_localhost;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_bad_configs),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_bools),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_long_lines),
-		cmocka_unit_test(test_localhost),
-		cmocka_unit_test(test_adhoc),
-		cmocka_unit_test(test_print),
-		cmocka_unit_test(test_shipped),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_bad_configs),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_bools),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_long_lines),
+	    cmocka_unit_test(test_localhost),
+	    cmocka_unit_test(test_adhoc),
+	    cmocka_unit_test(test_print),
+	    cmocka_unit_test(test_shipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -763,12 +763,12 @@ static void test_names(void **state)
 		int rcode;
 		const char *name;
 	} rc[] = {
-	    {0, "NOERROR"},      {1, "FORMERR"},  {2, "SERVFAIL"},
-	    {3, "NXDOMAIN"},     {4, "NOTIMP"},   {5, "REFUSED"},
-	    {6, "YXDOMAIN"},     {7, "YXRRSET"},  {8, "NXRRSET"},
-	    {9, "NOTAUTH"},      {10, "NOTZONE"}, {11, "DSOTYPENI"},
-	    {15, "RCODE15"},     {16, "BADVERS"}, {23, "BADCOOKIE"}, {24, "RCODE24"},
-	    {4095, "RCODE4095"}, {-1, "RCODE-1"},
+	    {0, "NOERROR"},  {1, "FORMERR"},      {2, "SERVFAIL"},
+	    {3, "NXDOMAIN"}, {4, "NOTIMP"},       {5, "REFUSED"},
+	    {6, "YXDOMAIN"}, {7, "YXRRSET"},      {8, "NXRRSET"},
+	    {9, "NOTAUTH"},  {10, "NOTZONE"},     {11, "DSOTYPENI"},
+	    {15, "RCODE15"}, {16, "BADVERS"},     {23, "BADCOOKIE"},
+	    {24, "RCODE24"}, {4095, "RCODE4095"}, {-1, "RCODE-1"},
 	};
 	char buf[32];
 

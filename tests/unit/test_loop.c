@@ -39,7 +39,7 @@ static void test_timers_fire_in_order(void **state)
 	n_fired = 0;
 	srand(7);
 	for (int i = 0; i < N_TIMERS; i++) {
-		timers[i].t = (struct loop_timer){ .fn = on_timer };
+		timers[i].t = (struct loop_timer){.fn = on_timer};
 		timers[i].id = i;
 	}
 	/* Deadlines are a permutation of 0..N-1 ms after base. */
@@ -53,13 +53,15 @@ static void test_timers_fire_in_order(void **state)
 	}
 	for (int i = 0; i < N_TIMERS; i++)
 		assert_int_equal(loop_timer_set(loop, &timers[i].t,
-						base + perm[i] * NS_PER_MS), 0);
+		                                base + perm[i] * NS_PER_MS),
+		                 0);
 	/* Cancel every third, re-arm every fifth to the same deadline. */
 	for (int i = 0; i < N_TIMERS; i += 3)
 		loop_timer_cancel(loop, &timers[i].t);
 	for (int i = 0; i < N_TIMERS; i += 5)
 		assert_int_equal(loop_timer_set(loop, &timers[i].t,
-						base + perm[i] * NS_PER_MS), 0);
+		                                base + perm[i] * NS_PER_MS),
+		                 0);
 	assert_int_equal(loop_run_once(loop, 0), 0);
 
 	size_t expect = 0;
@@ -77,7 +79,7 @@ static void test_timers_fire_in_order(void **state)
 static void test_future_timer_waits(void **state)
 {
 	struct loop *loop;
-	struct tt t = { .t = { .fn = on_timer }, .id = 1 };
+	struct tt t = {.t = {.fn = on_timer}, .id = 1};
 	int64_t start = clock_mono_ns();
 
 	(void)state;
@@ -107,7 +109,7 @@ static void on_fd(struct loop_handler *h, uint32_t events)
 static void test_fd_dispatch(void **state)
 {
 	struct loop *loop;
-	struct fdh f = { .h = { .fn = on_fd } };
+	struct fdh f = {.h = {.fn = on_fd}};
 	int p[2];
 
 	(void)state;
@@ -129,9 +131,9 @@ static void test_fd_dispatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_timers_fire_in_order),
-		cmocka_unit_test(test_future_timer_waits),
-		cmocka_unit_test(test_fd_dispatch),
+	    cmocka_unit_test(test_timers_fire_in_order),
+	    cmocka_unit_test(test_future_timer_waits),
+	    cmocka_unit_test(test_fd_dispatch),
 	};
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
 }
