@@ -708,6 +708,27 @@ static const char *family_names(unsigned families)
 	}
 }
 
+/* "192.0.2.1:53": an IPv4 address with a port, as URLs write it. */
+static bool ipv4_with_port(const char *text)
+{
+	const char *colon = strchr(text, ':');
+	struct in_addr a;
+	char v4[INET_ADDRSTRLEN];
+	size_t n;
+
+	if (!colon || strchr(colon + 1, ':') || !colon[1])
+		return false;
+	n = (size_t)(colon - text);
+	if (n >= sizeof(v4))
+		return false;
+	memcpy(v4, text, n);
+	v4[n] = '\0';
+	for (const char *d = colon + 1; *d; d++)
+		if (*d < '0' || *d > '9')
+			return false;
+	return inet_pton(AF_INET, v4, &a) == 1;
+}
+
 /* Add TEXT (a literal address or a host name) to T, with PORT. Host names
  * expand to every address of FAMILIES. Errors are reported on LINE. */
 static void add_server(struct parser *p, struct conf_target *t,
@@ -734,6 +755,16 @@ static void add_server(struct parser *p, struct conf_target *t,
 	}
 	if (!*text) {
 		perr(p, line, "empty server");
+		return;
+	}
+	/* The usual ways of writing a port, with a hint to the right one. */
+	if (text[0] == '[' || strchr(text, '#') || ipv4_with_port(text)) {
+		perr(p, line,
+		     "bad server '%s': write the address alone, IPv6 "
+		     "without brackets, and %s",
+		     text,
+		     p->path ? "the port with 'port = N'"
+		             : "the port as ADDR#PORT");
 		return;
 	}
 	if (strchr(text, ':')) {
@@ -1402,14 +1433,27 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 		perr(&p, 0, "no server given (-s ADDR[#PORT])");
 	for (size_t i = 0; i < adhoc->n_servers; i++) {
 		const char *s = adhoc->servers[i], *hash = strrchr(s, '#');
+		const char *start = s, *end;
 		long long port = CONF_DEFAULT_PORT;
 		char *host;
 
+		/* ADDR#PORT as SPEC has it; also [IPV6], [IPV6]:PORT and
+		 * IPV4:PORT, as people write them elsewhere. */
+		if (s[0] == '[' && (end = strchr(s, ']')) != NULL &&
+		    (end[1] == '\0' || end[1] == '#' || end[1] == ':')) {
+			start = s + 1;
+			hash = end[1] ? end + 1 : NULL;
+		} else if (!hash && ipv4_with_port(s)) {
+			hash = strchr(s, ':');
+			end = hash;
+		} else {
+			end = hash ? hash : s + strlen(s);
+		}
 		if (hash && parse_uint(hash + 1, 1, 65535, &port)) {
 			perr(&p, 0, "bad port in '%s': want ADDR#1..65535", s);
 			continue;
 		}
-		host = dup_n(&p, s, hash ? (size_t)(hash - s) : strlen(s));
+		host = dup_n(&p, start, (size_t)(end - start));
 		if (!host)
 			break;
 		if (i == 0)

@@ -60,11 +60,14 @@ static void usage(FILE *f)
 	    "[-q 'NAME [TYPE [CLASS]]' ...] [-t udp|tcp]\n"
 	    "\n"
 	    "  -c, --config FILE   INI config (default " CONF_DEFAULT_PATH ")\n"
-	    "  -s, --server ADDR   ad-hoc target address (repeatable)\n"
+	    "  -s, --server ADDR[#PORT]\n"
+	    "                      ad-hoc target (repeatable; also [IPV6]:PORT)\n"
 	    "  -q, --query Q       ad-hoc query, default '. SOA IN' (repeatable)\n"
-	    "  -t, --transport T   ad-hoc transport: udp, tcp or 'udp tcp'\n"
-	    "      --once          run one round, print it, exit (0 all answered,\n"
-	    "                      1 some query got no DNS response)\n"
+	    "  -t, --transport T   ad-hoc transport, udp (default) or tcp;\n"
+	    "                      repeat it, or 'udp tcp', for both\n"
+	    "      --once          run one round, print it, exit (0 every query\n"
+	    "                      got a DNS response, whatever its rcode; 1\n"
+	    "                      some got none: timeout, network error)\n"
 	    "      --format F      influx (line protocol, default) or text\n"
 	    "      --check-config  validate, print the effective config, exit\n"
 	    "  -v, --verbose       debug lines (D!) on stderr\n"
@@ -371,6 +374,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *servers[MAX_ADHOC], *queries[MAX_ADHOC];
+	char transports[64] = "";
 	struct conf_adhoc adhoc = {.servers = servers, .queries = queries};
 	const char *path = NULL;
 	bool once = false, check = false;
@@ -414,9 +418,19 @@ int main(int argc, char **argv)
 			else
 				queries[adhoc.n_queries++] = optarg;
 			break;
-		case 't':
-			adhoc.transport = optarg;
+		case 't': { /* repeatable: -t udp -t tcp is both */
+			size_t used = strlen(transports);
+			int n = snprintf(transports + used,
+			                 sizeof(transports) - used, "%s%s",
+			                 used ? " " : "", optarg);
+
+			if (n < 0 || (size_t)n >= sizeof(transports) - used) {
+				fprintf(stderr, "anycast-probe: too many -t\n");
+				return EXIT_USAGE;
+			}
+			adhoc.transport = transports;
 			break;
+		}
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;

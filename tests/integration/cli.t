@@ -137,6 +137,20 @@ EOF
 	like($r->{err}, qr/^\Q$f\E:3: /m, '... reported at its line');
 }
 
+# --- a port written into server = gets a hint to `port =`
+{
+	my $c = write_file("$dir/port-in-server.conf",
+	    "[target a]\nserver = 127.0.0.1#5353\nserver = [::1]\n"
+	    . "server = 192.0.2.1:53\nquery = example.test SOA\n");
+	my $r = run_probe(args => ['--check-config', '-c', $c]);
+	is($r->{rc}, 2, 'port in server =: exit 2');
+	is($r->{out}, '', 'port in server =: stdout empty');
+	for my $l (2, 3, 4) {
+		like($r->{err}, qr/^\Q$c\E:$l: bad server .*'port = N'/m,
+		    "port in server =: line $l points to 'port = N'");
+	}
+}
+
 # --- shipped configs: --check-config only (NEVER run root-servers.conf)
 sub canon
 {

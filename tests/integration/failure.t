@@ -134,6 +134,21 @@ my @both = ('127.0.0.1', '::1');
 	is($r->{rc}, 2, 'ad hoc bad -s port (127.0.0.1#99999): exit 2');
 	is($r->{out}, '', 'ad hoc bad -s: stdout empty');
 }
+# -s written the ways people write addresses with ports elsewhere
+for my $s ("[::1]:$nsd->{port}", "[::1]#$nsd->{port}", "127.0.0.1:$nsd->{port}") {
+	my $r = run_probe(args => ['--once', '-s', $s, '-q', 'example.test SOA']);
+	is($r->{rc}, 0, "ad hoc -s $s: exit 0") or diag($r->{err});
+	my @rows = lp_parse_all($r->{out}, "ad hoc -s $s");
+	is(scalar(rows_where(\@rows, domain => 'example.test', result => 'success')), 1,
+	    "ad hoc -s $s: the SOA row succeeds");
+}
+{
+	my $r = run_probe(args => ['--once', '-s', "127.0.0.1#$nsd->{port}",
+	    '-q', 'example.test SOA', '-t', 'tcp', '-t', 'udp']);
+	my @rows = lp_parse_all($r->{out}, 'ad hoc -t twice');
+	is(scalar(rows_where(\@rows, domain => 'example.test')), 2,
+	    'ad hoc -t tcp -t udp: both transports');
+}
 
 # --- --format text: an aligned table, a header and one row per query
 {
