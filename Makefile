@@ -23,7 +23,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 HEADERS := $(wildcard include/*.h)
 
-.PHONY: all check unit deps asan fuzz bench run install uninstall clean format
+.PHONY: all check unit deps deps-build asan fuzz bench run install uninstall clean format
 
 all: $(B)/anycast-probe
 
@@ -53,7 +53,10 @@ check: deps
 unit: $(UNIT_BINS)
 
 deps:
-	tests/lib/deps.sh
+	tests/lib/deps.sh test
+
+deps-build:
+	tests/lib/deps.sh build
 
 asan:
 	$(MAKE) B=build/asan CC=clang \
@@ -90,7 +93,9 @@ fuzz: $(FUZZ_BINS)
 bench: deps all
 	tests/bench/bench.sh $(B)/anycast-probe
 
-run: deps all
+run:
+	tests/lib/deps.sh demo
+	$(MAKE) all
 	tests/lab/demo.sh $(B)/anycast-probe
 
 DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/anycast-probe
