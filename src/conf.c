@@ -1517,14 +1517,21 @@ static void print_target(const struct conf_target *t, FILE *out)
 	        t->transports == (CONF_UDP | CONF_TCP) ? " " : "",
 	        (t->transports & CONF_TCP) ? "tcp" : "");
 	fprintf(out, "family = %s\n", family_names(t->families));
+	/* The identity queries come from the identity line: shown as
+	 * comments, so that this output loads back as the same config. */
 	for (size_t i = 0; i < t->n_queries; i++) {
 		const struct conf_query *q = &t->queries[i];
 
-		fprintf(out, "query = %s %s %s%s\n", q->name,
-		        dnsmsg_type_name(q->type, tb, sizeof(tb)),
+		fprintf(out, "%squery = %s %s %s%s\n", q->identity ? "; " : "",
+		        q->name, dnsmsg_type_name(q->type, tb, sizeof(tb)),
 		        dnsmsg_class_name(q->class, cb, sizeof(cb)),
-		        q->identity ? "\t; identity" : "");
+		        q->identity ? " (from identity)" : "");
 	}
+	fputs("identity =", out);
+	for (size_t i = 0; i < t->n_queries; i++)
+		if (t->queries[i].identity)
+			fprintf(out, " %s", t->queries[i].name);
+	fputc('\n', out);
 	for (size_t i = 0; i < t->n_tags; i++)
 		fprintf(out, "tag.%s = %s\n", t->tags[i].key, t->tags[i].value);
 	fputs("timeout = ", out);

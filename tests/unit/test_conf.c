@@ -182,7 +182,13 @@ static const struct bad_value bad_values[] = {
     {"target", "server", "192.0.2.300", "bad IPv4 address '192.0.2.300'"},
     {"target", "server", "1.2.3", "bad IPv4 address '1.2.3'"},
     {"target", "server", "2001:db8::g", "bad IPv6 address '2001:db8::g'"},
-    {"target", "server", "[2001:db8::1]", "bad IPv6 address"},
+    {"target", "server", "[2001:db8::1]",
+     "bad server '[2001:db8::1]': write the address alone, IPv6 without "
+     "brackets, and the port with 'port = N'"},
+    {"target", "server", "192.0.2.1#53",
+     "bad server '192.0.2.1#53': write the address alone"},
+    {"target", "server", "192.0.2.1:53",
+     "bad server '192.0.2.1:53': write the address alone"},
     {"target", "server", "bad_name!", "bad server 'bad_name!'"},
     {"target", "server", "a..b", "bad server 'a..b'"},
     {"target", "server", "", "empty server"},
@@ -1050,6 +1056,22 @@ static void test_adhoc(void **state)
 /* ---- conf_print ------------------------------------------------------------
  */
 
+/* Cut every line at its ';' (comments), in place. */
+static void strip_comments(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r;) {
+		if (*r == ';') {
+			while (*r && *r != '\n')
+				r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
 static void test_print(void **state)
 {
 	struct loaded l;
@@ -1082,11 +1104,11 @@ static void test_print(void **state)
 		for (size_t j = 0; j < t->n_queries; j++) {
 			const struct conf_query *q = &t->queries[j];
 
-			snprintf(want, sizeof(want), "query = %s %s %s%s\n",
-			         q->name,
+			snprintf(want, sizeof(want), "%squery = %s %s %s%s\n",
+			         q->identity ? "; " : "", q->name,
 			         dnsmsg_type_name(q->type, tb, sizeof(tb)),
 			         dnsmsg_class_name(q->class, cb, sizeof(cb)),
-			         q->identity ? "\t; identity" : "");
+			         q->identity ? " (from identity)" : "");
 			if (!strstr(text, want))
 				fail_msg("no '%s' in:\n%s", want, text);
 		}
@@ -1102,6 +1124,24 @@ static void test_print(void **state)
 	assert_non_null(strstr(text, "transport = udp tcp\nfamily = ipv4\n"));
 	assert_non_null(strstr(text, "timeout = 3s\nretries = 0\nnsid = yes\n"
 	                             "edns_size = 1232\n"));
+
+	/* The output is a config: it loads back and prints the same (but for
+	 * comments, which name lines and files). */
+	struct loaded again;
+	char *text2 = NULL;
+	size_t size2 = 0;
+	FILE *out2;
+
+	load_text(&again, text, 0);
+	expect_ok(&again, "print round trip");
+	out2 = open_memstream(&text2, &size2);
+	conf_print(again.conf, out2);
+	fclose(out2);
+	strip_comments(text);
+	strip_comments(text2);
+	assert_string_equal(text, text2);
+	free(text2);
+	loaded_free(&again);
 	free(text);
 	loaded_free(&l);
 
