@@ -99,9 +99,33 @@ cat >&2 <<EOF
 demo: site 1 = ${LAB_SERVER[1]} (nsid "${LAB_NSID[1]}", hostname.bind "${LAB_IDENTITY[1]}"), site 2 = ${LAB_SERVER[2]} (nsid "${LAB_NSID[2]}", hostname.bind "${LAB_IDENTITY[2]}")
 demo: running $(basename "$bin") in namespace $LAB_VANTAGE as Telegraf execd would
 demo: (stdin a pipe, one newline per second, $rounds rounds; catchment moves to site 2 before round $((half + 1)))
+demo: the probe's lines go to stdout, as Telegraf would read them; after each round a
+demo: "demo: round N:" digest here says who answered the SOA query per family/transport
+demo: (the instance tag), how fast (query_time_ms), and CHANGED where instance_changed=true
 demo: config:
 $(sed 's/^/demo:   /' "$conf")
 EOF
+
+# digest ROUND: what to look at in the round's lines, one line on stderr:
+# who answered the SOA query per family and transport, how fast, and
+# whether the instance changed.
+seen=0
+digest() {
+	local all
+	all=$(grep -c '' "$out")
+	tail -n "+$((seen + 1))" "$out" | head -n "$((all - seen))" | awk -v r="$1" '
+		/domain=example.test,/ {
+			fam = tr = inst = ms = ""; ch = 0
+			if (match($0, /family=[a-z0-9]+/)) fam = substr($0, RSTART + 7, RLENGTH - 7)
+			if (match($0, /transport=[a-z]+/)) tr = substr($0, RSTART + 10, RLENGTH - 10)
+			if (match($0, /instance=[^, ]+/)) inst = substr($0, RSTART + 9, RLENGTH - 9)
+			if (match($0, /query_time_ms=[0-9.]+/)) ms = substr($0, RSTART + 14, RLENGTH - 14)
+			if ($0 ~ /instance_changed=true/) ch = 1
+			out = out sprintf("  %s/%s %s %s ms%s", fam, tr, inst, ms, ch ? " CHANGED" : "")
+		}
+		END { printf "demo: round %d:%s\n", r, out > "/dev/stderr" }'
+	seen=$all
+}
 
 out="$LAB_DIR/out"
 fifo="$LAB_DIR/stdin"
@@ -125,6 +149,7 @@ for ((r = 1; r <= rounds; r++)); do
 		break
 	fi
 	sleep 1
+	[ -z "$format" ] && digest "$r"
 done
 
 echo "demo: closing stdin (as Telegraf does on stop); the probe must exit within 1 s" >&2
