@@ -83,9 +83,12 @@ fuzz: $(FUZZ_BINS)
 		n=$${f#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
 		seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			build/fuzz/corpus-$$n $$seeds 2>&1 | \
-			grep -E 'stat::number_of_executed_units|Done|ERROR|SUMMARY' || exit 1; \
+		if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/$$n- \
+			build/fuzz/corpus-$$n $$seeds > build/fuzz/$$n.log 2>&1; then \
+			tail -40 build/fuzz/$$n.log; echo "fuzz: $$n FAILED"; exit 1; \
+		fi; \
+		grep -E '^Done|number_of_executed_units' build/fuzz/$$n.log; \
 	done
 
 # Throughput, CPU and timing against dnsperf on the same Knot (root:
