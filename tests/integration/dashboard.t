@@ -128,22 +128,7 @@ vantage() {
 	local v=$1 a=$2 b=$3 down=$4
 	f="$out/$v.lp"
 	: >"$f"
-	cat >"$out/$v.conf" <<EOF
-[probe]
-timeout = 400ms
-retries = 0
-identity = hostname.bind id.server
-
-[tags]
-dc = lab
-vantage = $v
-
-[target lab-anycast]
-server = $LAB_SVC4
-server = $LAB_SVC6
-transport = udp tcp
-query = $LAB_ZONE SOA
-EOF
+	lab_probe_conf "$out/$v.conf" 400ms "vantage = $v"
 	lab_catchment "$a" both || return 1
 	mkfifo "$out/$v.in"
 	lab_exec_vantage "$probe" -c "$out/$v.conf" <"$out/$v.in" >"$f" 2>"$out/$v.err" &

@@ -394,17 +394,18 @@ lab_start_site_server() {
 	lab_wait_site "$i"
 }
 
-# lab_probe_conf FILE: the probe config of the demo and the lab tests: both
-# service addresses over UDP and TCP, the zone's SOA and both identities.
+# lab_probe_conf FILE [TIMEOUT [TAG_LINE...]]: the probe config of the demo
+# and the lab tests: both service addresses over UDP and TCP, the zone's SOA
+# and both identities; TIMEOUT (1s) per attempt, extra [tags] lines.
 lab_probe_conf() {
-	cat >"$1" <<EOF
-[probe]
-timeout = 1s
-retries = 0
-identity = hostname.bind id.server
-
-[tags]
-dc = lab
+	local file=$1 timeout=${2:-1s}
+	shift
+	[ $# -gt 0 ] && shift
+	{
+		printf '[probe]\ntimeout = %s\nretries = 0\n' "$timeout"
+		printf 'identity = hostname.bind id.server\n\n[tags]\ndc = lab\n'
+		[ $# -gt 0 ] && printf '%s\n' "$@"
+		cat <<EOF
 
 [target lab-anycast]
 server = $LAB_SVC4
@@ -412,6 +413,7 @@ server = $LAB_SVC6
 transport = udp tcp
 query = $LAB_ZONE SOA
 EOF
+	} >"$file"
 }
 
 # lab_catchment SITE|none [ipv4|ipv6|both]: route the service address(es)
