@@ -355,19 +355,7 @@ use IO::Handle;
 sub new
 {
 	my ($class, @args) = @_;
-	pipe(my $in_r, my $in_w) or die "pipe: $!\n";
-	pipe(my $out_r, my $out_w) or die "pipe: $!\n";
-	pipe(my $err_r, my $err_w) or die "pipe: $!\n";
-	my $pid = fork();
-	die "fork: $!\n" unless defined $pid;
-	if ($pid == 0) {
-		close $in_w; close $out_r; close $err_r;
-		open(STDIN, '<&', $in_r);
-		open(STDOUT, '>&', $out_w);
-		open(STDERR, '>&', $err_w);
-		exec(Probe::probe_bin(), @args) or _exit(127);
-	}
-	close $in_r; close $out_w; close $err_w;
+	my ($pid, $in_w, $out_r, $err_r) = Probe::spawn_piped(Probe::probe_bin(), @args);
 	$in_w->autoflush(1);
 	$_->blocking(0) for $out_r, $err_r;
 	my $self = bless { pid => $pid, in => $in_w, out => $out_r, err => $err_r,
@@ -471,6 +459,29 @@ sub kill_now
 }
 
 package Probe;
+
+# spawn_piped(CMD, ARGS...): start CMD with pipes on stdin, stdout and
+# stderr and default signal dispositions (as Go's os/exec, and so Telegraf,
+# starts a child). Returns (pid, stdin writer, stdout reader, stderr reader).
+sub spawn_piped
+{
+	my (@cmd) = @_;
+	pipe(my $in_r, my $in_w) or die "pipe: $!\n";
+	pipe(my $out_r, my $out_w) or die "pipe: $!\n";
+	pipe(my $err_r, my $err_w) or die "pipe: $!\n";
+	my $pid = fork();
+	die "fork: $!\n" unless defined $pid;
+	if ($pid == 0) {
+		close $in_w; close $out_r; close $err_r;
+		open(STDIN, '<&', $in_r) or _exit(127);
+		open(STDOUT, '>&', $out_w) or _exit(127);
+		open(STDERR, '>&', $err_w) or _exit(127);
+		$SIG{$_} = 'DEFAULT' for qw(PIPE TERM INT HUP USR1 USR2 ALRM);
+		exec(@cmd) or _exit(127);
+	}
+	close $in_r; close $out_w; close $err_w;
+	return ($pid, $in_w, $out_r, $err_r);
+}
 
 sub spawn_probe { return Probe::Proc->new(@_) }
 

@@ -102,21 +102,7 @@ sub _agent
 sub start
 {
 	my ($self) = @_;
-	pipe(my $in_r, my $in_w) or die "pipe: $!\n";
-	pipe(my $out_r, my $out_w) or die "pipe: $!\n";
-	pipe(my $err_r, my $err_w) or die "pipe: $!\n";
-	my $pid = fork();
-	die "fork: $!\n" unless defined $pid;
-	if ($pid == 0) {
-		close $in_w; close $out_r; close $err_r;
-		open(STDIN, '<&', $in_r) or _exit(127);
-		open(STDOUT, '>&', $out_w) or _exit(127);
-		open(STDERR, '>&', $err_w) or _exit(127);
-		# Go's os/exec starts the child with default signal dispositions.
-		$SIG{$_} = 'DEFAULT' for qw(PIPE TERM INT HUP USR1 USR2 ALRM);
-		exec(@{ $self->{command} }) or _exit(127);
-	}
-	close $in_r; close $out_w; close $err_w;
+	my ($pid, $in_w, $out_r, $err_r) = Probe::spawn_piped(@{ $self->{command} });
 	$_->blocking(0) for $in_w, $out_r, $err_r;
 	@$self{qw(pid in out err obuf ebuf t0)} =
 	    ($pid, $in_w, $out_r, $err_r, '', '', time);
