@@ -25,7 +25,8 @@
 #define CONF_DEFAULT_MEASUREMENT "dns_anycast"
 #define CONF_DEFAULT_PORT 53
 
-/* Bit masks. */
+/* Bit masks. A target's `transports` has bit i for transport_table[i]
+ * (transport.h); CONF_UDP and CONF_TCP are the first two rows' bits. */
 enum conf_transport { CONF_UDP = 1, CONF_TCP = 2 };
 enum conf_family { CONF_IPV4 = 1, CONF_IPV6 = 2 };
 
@@ -41,6 +42,12 @@ struct conf_query {
 	uint16_t type;
 	uint16_t class;
 	bool identity; /* a CHAOS identity query added from `identity` */
+	bool dnskey;   /* the ZONE DNSKEY query added for `trust_anchor` */
+	/* Expected rcodes (`rcode=NXDOMAIN,NOERROR`): bit r for rcode r
+	 * (0..31); default 1 (NOERROR). result=success when the rcode's bit
+	 * is set. */
+	uint32_t expect_rcodes;
+	int line; /* config line, 0 when added or ad hoc */
 };
 
 /* One address to query. */
@@ -50,6 +57,9 @@ struct conf_server {
 	int family;         /* CONF_IPV4 or CONF_IPV6 */
 	char addr_text[64]; /* "192.0.2.53", "2001:db8::53" (no brackets) */
 	char *name;         /* host name it came from; NULL for a literal */
+	uint16_t port; /* `ADDR#PORT`/`[IPV6]:PORT`: for every transport of
+	                * the target; 0: the transport's port key */
+	int line;      /* config line of its `server`, 0 ad hoc */
 };
 
 struct conf_target {
@@ -71,6 +81,23 @@ struct conf_target {
 	unsigned retries;
 	bool nsid;
 	uint16_t edns_size;
+	bool dnssec;                /* DO bit on every query */
+	bool cookies;               /* DNS COOKIE on every query */
+	int64_t identity_timeout_ns; /* identity queries: per attempt cap */
+	/* Version 2 per-target keys. */
+	uint16_t ports[8]; /* per transport index (TR_MAX): `port` (udp and
+	                    * tcp), `tls_port`, `https_port`; 0: default */
+	/* `source`: bind address per family; .ss_family 0 when unset. */
+	struct sockaddr_storage source4, source6;
+	int64_t resolve_interval_ns; /* 0: host names looked up once */
+	char *zone;                  /* presentation form; NULL: none */
+	struct conf_server *reference; /* NULL: no reference */
+	char *trust_anchor;            /* file path; NULL: none */
+	char *tls_name;                /* NULL: server name or address */
+	char *tls_ca;                  /* NULL: the system store */
+	bool tls_verify;
+	char *https_path; /* "/dns-query" */
+	bool https_get;   /* https_method = get */
 };
 
 struct conf {
@@ -85,6 +112,13 @@ struct conf {
 	char **identity;   /* [probe] identity names, e.g. "hostname.bind" */
 	size_t n_identity;
 	char *measurement;
+	bool dnssec;
+	bool cookies;
+	int64_t identity_timeout_ns;
+	/* instance_map: POSIX extended regex and replacement (\0..\9);
+	 * NULL when unset. Compiled by whoever applies it. */
+	char *instance_map_re;
+	char *instance_map_repl;
 	struct conf_tag *tags; /* [tags] */
 	size_t n_tags;
 	struct conf_target *targets;
@@ -99,6 +133,16 @@ struct conf_adhoc {
 	const char **queries; /* "NAME [TYPE [CLASS]]"; none: ". SOA IN" */
 	size_t n_queries;
 	const char *transport; /* "udp", "tcp", "udp tcp"; NULL: udp */
+	/* Version 2 (NULL / -1 / false: not given). */
+	const char *timeout;  /* --timeout D */
+	const char *retries;  /* --retries N */
+	const char *port;     /* -p PORT */
+	const char *source;   /* -b ADDR (repeatable as "A B") */
+	int family;           /* -4: CONF_IPV4, -6: CONF_IPV6, 0: both */
+	bool no_identity;     /* --no-identity */
+	bool no_nsid;         /* --no-nsid */
+	bool dnssec;          /* --dnssec */
+	const char *interval; /* -i INTERVAL */
 };
 
 /* Parse and check PATH. On success *out owns a new conf and 0 is returned.

@@ -26,11 +26,28 @@ enum result_source {
 	SOURCE_ID_SERVER
 };
 
+/* The `cookie` field. */
+enum result_cookie {
+	RESULT_COOKIE_ABSENT = 0, /* cookies off, or no reply */
+	RESULT_COOKIE_OK,         /* our client cookie came back */
+	RESULT_COOKIE_NONE        /* the server sent none */
+};
+
+/* The `dnssec` tag. */
+enum result_dnssec {
+	RESULT_DNSSEC_ABSENT = 0, /* no trust anchor */
+	RESULT_DNSSEC_SECURE,
+	RESULT_DNSSEC_BOGUS,
+	RESULT_DNSSEC_INSECURE
+};
+
+struct tr_conn_info;
+
 struct result {
 	const struct conf_target *target;
 	const struct conf_server *server;
 	const struct conf_query *query;
-	unsigned transport; /* CONF_UDP or CONF_TCP */
+	unsigned transport; /* index in transport_table (transport.h) */
 	enum result_kind kind;
 	unsigned attempts;    /* 1 + retries used */
 	int64_t timestamp_ns; /* CLOCK_REALTIME at send of the first attempt */
@@ -58,6 +75,21 @@ struct result {
 	size_t instance_len;
 	enum result_source instance_source;
 	int instance_changed; /* -1: absent, 0 false, 1 true */
+	/* Version 2. Each is absent from the row unless its has_/non-zero
+	 * marker says otherwise. */
+	const struct tr_conn_info *conn; /* stream transports: connect_ms,
+	                                  * tls_*, cert_expires_in_s */
+	int http_status;                 /* 0: absent */
+	enum result_cookie cookie;
+	bool reference; /* the reference server's SOA row: tag reference=true */
+	enum result_dnssec dnssec;
+	const char *dnssec_error; /* with RESULT_DNSSEC_BOGUS; static */
+	bool has_rrsig_expiry;
+	int64_t rrsig_expires_in_s;
+	const char *dnskey_tags; /* DNSKEY row: "20326 38696"; NULL */
+	bool has_serial_lag;
+	int64_t serial_lag;     /* RFC 1982 distance, reference - ours */
+	int64_t serial_stale_s; /* with has_serial_lag */
 };
 
 /* Counters of one round: what probe counts and the self_metrics line shows. */

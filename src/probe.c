@@ -286,10 +286,10 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 			}
 		}
 		for (size_t s = 0; s < t->n_servers; s++) {
-			for (unsigned tr = CONF_UDP; tr <= CONF_TCP; tr <<= 1) {
+			for (unsigned tr = 0; tr <= 1; tr++) {
 				size_t group = p->n_jobs;
 
-				if (!(t->transports & tr))
+				if (!(t->transports & (1u << tr)))
 					continue;
 				for (size_t q = 0; q < t->n_queries; q++) {
 					struct job *j = &p->jobs[p->n_jobs++];
@@ -314,7 +314,7 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 	for (size_t i = 0; i < p->n_jobs; i++) {
 		const struct job *j = &p->jobs[i];
 
-		if (j->transport == CONF_UDP &&
+		if (j->transport == 0 &&
 		    p->n_socks[fam_index(j->server->family)] == 0 &&
 		    udp_socket_for(p, j->server->family) == NULL)
 			log_msg(LOG_WARN, "cannot open a UDP socket for %s: %s",
@@ -479,7 +479,7 @@ static void job_answered(struct job *j, const struct dnsmsg_reply *r,
 	if (rx_stamp_ns && j->tx_stamp_ns && rx_stamp_ns - j->tx_stamp_ns > 0 &&
 	    rx_stamp_ns - j->tx_stamp_ns <= rtt + NS_PER_MS)
 		rtt = rx_stamp_ns - j->tx_stamp_ns;
-	else if (j->transport == CONF_UDP)
+	else if (j->transport == 0)
 		p->stats.clock_fallbacks++;
 	res->has_reply = true;
 	res->rtt_ns = rtt;
@@ -732,7 +732,7 @@ static void pacer_fire(struct loop_timer *t)
 			j->first_wall_ns = clock_wall_ns();
 		j->attempts++;
 		j->seen_error = NULL;
-		if (j->transport == CONF_UDP)
+		if (j->transport == 0)
 			rc = job_send_udp(j, now);
 		else
 			rc = job_send_tcp(j, now);
@@ -740,7 +740,7 @@ static void pacer_fire(struct loop_timer *t)
 			/* Blocked (socket buffer, IDs, descriptors): retry
 			 * soon, or when a TCP connection closes. */
 			j->attempts--;
-			if (j->transport == CONF_UDP || p->tcp_open == 0)
+			if (j->transport == 0 || p->tcp_open == 0)
 				loop_timer_set(p->loop, &p->pacer,
 				               now + NS_PER_MS);
 			return;

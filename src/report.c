@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dnsmsg.h"
+#include "transport.h"
 
 static const char *result_name(enum result_kind kind)
 {
@@ -46,13 +47,8 @@ static const char *source_name(enum result_source source)
 
 static const char *transport_name(unsigned transport)
 {
-	switch (transport) {
-	case CONF_UDP:
-		return "udp";
-	case CONF_TCP:
-		return "tcp";
-	}
-	return NULL;
+	return transport < transport_count ? transport_table[transport].name
+	                                   : NULL;
 }
 
 static const char *family_name(int family)

@@ -39,10 +39,10 @@ static const char SPEC_LINE[] =
 static struct conf_tag g_tags[] = {{"dc", "datacenter-1"}};
 static struct conf_server g_servers[2];
 static struct conf_query g_queries[] = {
-    {"example.se", DNSMSG_TYPE_SOA, DNSMSG_CLASS_IN, false},
-    {"hostname.bind", DNSMSG_TYPE_TXT, DNSMSG_CLASS_CH, true},
-    {".", DNSMSG_TYPE_SOA, DNSMSG_CLASS_IN, false},
-    {"", DNSMSG_TYPE_SOA, DNSMSG_CLASS_IN, false},
+    {.name = "example.se", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
+    {.name = "hostname.bind", .type = DNSMSG_TYPE_TXT, .class = DNSMSG_CLASS_CH, .identity = true},
+    {.name = ".", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
+    {.name = "", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
 };
 static struct conf_target g_target;
 static struct conf g_conf;
@@ -79,7 +79,7 @@ static struct result spec_result(void)
 	    .target = &g_target,
 	    .server = &g_servers[0],
 	    .query = &g_queries[0],
-	    .transport = CONF_UDP,
+	    .transport = 0,
 	    .kind = RESULT_SUCCESS,
 	    .attempts = 1,
 	    .timestamp_ns = TS,
@@ -153,14 +153,14 @@ static void c_conn_refused(struct result *r)
 {
 	no_reply(r);
 	r->kind = RESULT_ERROR;
-	r->transport = CONF_TCP;
+	r->transport = 1;
 	r->rtt_ns = -1;
 	r->error = "connection refused";
 }
 
 static void c_tcp(struct result *r)
 {
-	r->transport = CONF_TCP;
+	r->transport = 1;
 	r->connect_ns = 1234567;
 	r->hop_limit = -1;
 	r->has_serial = false;
@@ -211,7 +211,7 @@ static void c_hostile_txt(struct result *r)
 static void c_root(struct result *r)
 {
 	c_tcp(r);
-	r->transport = CONF_UDP;
+	r->transport = 0;
 	r->connect_ns = -1;
 	r->query = &g_queries[2];
 }
@@ -472,7 +472,7 @@ static void test_text_exact(void **state)
 	r[0] = spec_result();
 	r[1] = spec_result();
 	c_timeout(&r[1]);
-	r[1].transport = CONF_TCP;
+	r[1].transport = 1;
 	r[2] = spec_result();
 	c_hostname_bind(&r[2]);
 	lineproto_init(&lp);
