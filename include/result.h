@@ -87,6 +87,10 @@ struct result {
 	bool has_rrsig_expiry;
 	int64_t rrsig_expires_in_s;
 	const char *dnskey_tags; /* DNSKEY row: "20326 38696"; NULL */
+	/* The raw response, kept (in the round's arena) only for rows of
+	 * targets with a trust_anchor, for the DNSSEC pass; NULL otherwise. */
+	const uint8_t *wire;
+	size_t wire_len;
 	bool has_serial_lag;
 	int64_t serial_lag;     /* RFC 1982 distance, reference - ours */
 	int64_t serial_stale_s; /* with has_serial_lag */
