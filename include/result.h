@@ -43,57 +43,71 @@ enum result_dnssec {
 
 struct tr_conn_info;
 
-struct result {
+/* What the rows of one group share: a target's address over one transport
+ * (or the target's reference server). Built once by the plan; rows point
+ * at it, so a row carries no copy of it. */
+struct result_key {
 	const struct conf_target *target;
-	const struct conf_server *server;
+	const struct conf_server *server; /* the reference when reference */
+	uint32_t index;    /* 0 .. number of keys - 1: for per-key caches */
+	uint16_t port;     /* the port queried */
+	uint8_t transport; /* index in transport_table (transport.h) */
+	bool reference;    /* the target's reference server: tag
+	                    * reference=true */
+};
+
+/* Details only some rows have (DNSSEC, zone freshness), in the round's
+ * arena; result.ext is NULL for rows of targets without dnssec, a trust
+ * anchor or a reference. */
+struct result_ext {
+	const char *dnssec_error; /* with RESULT_DNSSEC_BOGUS; static */
+	const char *dnskey_tags;  /* DNSKEY row: "20326 38696"; NULL */
+	/* The raw response (trust-anchor targets only), for the DNSSEC pass. */
+	const uint8_t *wire;
+	uint32_t wire_len;
+	int32_t rrsig_expires_in_s; /* with has_rrsig_expiry */
+	int32_t serial_lag;         /* RFC 1982 distance, reference - ours */
+	int32_t serial_stale_s;     /* with has_serial_lag */
+	bool has_rrsig_expiry;
+	bool has_serial_lag;
+};
+
+/* One row. About 100 bytes: the round's rows are the probe's largest
+ * memory, so fields are as narrow as their values allow. */
+struct result {
+	const struct result_key *key;
 	const struct conf_query *query;
-	unsigned transport; /* index in transport_table (transport.h) */
-	enum result_kind kind;
-	unsigned attempts;    /* 1 + retries used */
 	int64_t timestamp_ns; /* CLOCK_REALTIME at send of the first attempt */
 	int64_t rtt_ns;       /* answered attempt, send to receive; -1: none */
-	int64_t connect_ns;   /* TCP handshake of the last attempt; -1: none */
 	const char *error;    /* short cause when kind == RESULT_ERROR and no
 	                       * rcode explains it ("connection refused");
-	                       * NULL otherwise. Static storage. */
-	/* A DNS response arrived: */
-	bool has_reply;
-	int rcode;
-	bool aa, tc;
-	unsigned answers;
-	unsigned response_bytes;
-	bool has_serial;
-	uint32_t serial;
-	int hop_limit;       /* -1: unknown (TCP rows, or no ancillary data) */
-	const uint8_t *nsid; /* NULL: the reply had no NSID option */
-	size_t nsid_len;
-	const uint8_t
-	    *identity; /* TXT answer of a CHAOS identity query; NULL */
-	size_t identity_len;
+	                       * NULL otherwise. Static or arena storage. */
+	const uint8_t *nsid;  /* NULL: the reply had no NSID option */
+	const uint8_t *identity; /* TXT answer of a CHAOS identity query */
 	/* Filled in at the end of the round by the SPEC rule: */
 	const uint8_t *instance; /* NULL: unknown */
-	size_t instance_len;
-	enum result_source instance_source;
-	int instance_changed; /* -1: absent, 0 false, 1 true */
-	/* Version 2. Each is absent from the row unless its has_/non-zero
-	 * marker says otherwise. */
 	const struct tr_conn_info *conn; /* stream transports: connect_ms,
-	                                  * tls_*, cert_expires_in_s */
-	int http_status;                 /* 0: absent */
-	enum result_cookie cookie;
-	bool reference; /* the reference server's SOA row: tag reference=true */
-	enum result_dnssec dnssec;
-	const char *dnssec_error; /* with RESULT_DNSSEC_BOGUS; static */
-	bool has_rrsig_expiry;
-	int64_t rrsig_expires_in_s;
-	const char *dnskey_tags; /* DNSKEY row: "20326 38696"; NULL */
-	/* The raw response, kept (in the round's arena) only for rows of
-	 * targets with a trust_anchor, for the DNSSEC pass; NULL otherwise. */
-	const uint8_t *wire;
-	size_t wire_len;
-	bool has_serial_lag;
-	int64_t serial_lag;     /* RFC 1982 distance, reference - ours */
-	int64_t serial_stale_s; /* with has_serial_lag */
+	                                  * tls_*, cert_expires_in_s; NULL */
+	struct result_ext *ext;          /* NULL: none */
+	uint32_t serial;
+	uint16_t nsid_len;
+	uint16_t identity_len;
+	uint16_t instance_len;
+	uint16_t rcode;
+	uint16_t answers;
+	uint16_t response_bytes;
+	uint16_t http_status; /* 0: absent */
+	int16_t hop_limit;    /* -1: unknown (stream rows, no ancillary data) */
+	uint8_t kind;         /* enum result_kind */
+	uint8_t attempts;     /* 1 + retries used */
+	uint8_t instance_source; /* enum result_source */
+	uint8_t cookie;          /* enum result_cookie */
+	uint8_t dnssec;          /* enum result_dnssec */
+	int8_t instance_changed; /* -1: absent, 0 false, 1 true */
+	bool has_reply : 1;      /* a DNS response arrived: */
+	bool aa : 1;
+	bool tc : 1;
+	bool has_serial : 1;
 };
 
 /* Counters of one round: what probe counts and the self_metrics line shows. */

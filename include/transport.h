@@ -30,6 +30,7 @@ struct conf_target;
 struct dnsmsg_query;
 struct dnsmsg_reply;
 struct loop;
+struct result_key;
 
 #define TR_MAX 8 /* transports a conf_target's bit mask can name */
 
@@ -40,21 +41,22 @@ struct tr;
 struct tr_slot {
 	uint32_t a;
 	uint32_t b;
-	uint64_t c;
 };
 
 /* One attempt handed to a transport. */
 struct tr_query {
 	uint32_t job; /* the scheduler's job index, given back in done() */
-	const struct conf_target *target;
-	const struct conf_server *server; /* address with the port to use */
+	const struct result_key *key;     /* target, server, port, transport */
+	const struct conf_server *server; /* key->server: address, family;
+	                                   * send to port key->port */
 	const struct dnsmsg_query *tmpl;  /* wire form; the transport puts the
 	                                   * ID in (its own copy or an iovec) */
 	struct tr_slot *slot;             /* the job's, zeroed before send */
 };
 
 /* Details of the connection an attempt used (stream transports), one per
- * connection made in a round; a row points at its connection's entry. */
+ * connection made in a round; a row points at its connection's entry,
+ * which the transport keeps until its next round_begin(). */
 struct tr_conn_info {
 	int64_t connect_ns;      /* TCP handshake; -1: none */
 	int64_t tls_handshake_ns; /* -1: no TLS */
@@ -119,9 +121,10 @@ struct tr_ops {
 	void (*cancel)(struct tr *tr, uint32_t job, struct tr_slot *slot);
 	/* Attempts in flight. */
 	size_t (*pending)(const struct tr *tr);
-	/* A round ends: close what is not kept across rounds (TLS sessions
-	 * and connections may be kept). May be NULL. */
-	void (*round_end)(struct tr *tr);
+	/* A new round begins: the last round's rows are printed, so its
+	 * tr_conn_info storage may be reused; close what is not kept across
+	 * rounds (TLS sessions and connections may be kept). May be NULL. */
+	void (*round_begin)(struct tr *tr);
 };
 
 struct transport {

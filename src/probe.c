@@ -44,6 +44,7 @@
 #include "dnsmsg.h"
 #include "log.h"
 #include "net.h"
+#include "transport.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define UDP_IDS 65536
@@ -99,6 +100,7 @@ struct job {
 	uint32_t tx_key;
 	int64_t first_wall_ns;  /* first attempt, for the timestamp */
 	const char *seen_error; /* a bad reply seen during the attempt */
+	struct tr_conn_info conn;
 	struct result res;
 	bool has_prev; /* previous round's instance, as a hash */
 	uint64_t prev_hash;
@@ -117,6 +119,8 @@ struct probe {
 	size_t n_tmpls;
 	struct job *jobs;
 	size_t n_jobs;
+	struct result_key *keys;
+	size_t n_keys;
 	/* send queue: ring of n_jobs slots */
 	struct job **ring;
 	size_t head, count;
@@ -259,10 +263,11 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		p->n_tmpls = n_tmpls;
 	p->jobs = calloc(n ? n : 1, sizeof(*p->jobs));
 	p->ring = calloc(n ? n : 1, sizeof(*p->ring));
+	p->keys = calloc(n ? n : 1, sizeof(*p->keys));
 	p->results = calloc(n ? n : 1, sizeof(*p->results));
 	p->udp_buf = malloc(NET_BATCH * UDP_BUF);
 	p->err_buf = malloc(NET_BATCH * ERR_BUF);
-	if (!p->tmpls || !p->jobs || !p->ring || !p->results || !p->udp_buf ||
+	if (!p->tmpls || !p->jobs || !p->ring || !p->keys || !p->results || !p->udp_buf ||
 	    !p->err_buf)
 		goto fail;
 	/* A timer per job and the pacer: arming one can then never fail. */
@@ -288,9 +293,16 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		for (size_t s = 0; s < t->n_servers; s++) {
 			for (unsigned tr = 0; tr <= 1; tr++) {
 				size_t group = p->n_jobs;
+				struct result_key *key;
 
 				if (!(t->transports & (1u << tr)))
 					continue;
+				key = &p->keys[p->n_keys];
+				key->index = (uint32_t)p->n_keys++;
+				key->target = t;
+				key->server = &t->servers[s];
+				key->transport = (uint8_t)tr;
+				key->port = t->port;
 				for (size_t q = 0; q < t->n_queries; q++) {
 					struct job *j = &p->jobs[p->n_jobs++];
 
@@ -300,6 +312,7 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 					j->query = &t->queries[q];
 					j->tmpl = &p->tmpls[t_off + q];
 					j->transport = tr;
+					j->res.key = key;
 					j->group = group;
 					j->fd = -1;
 					j->h.fn = tcp_event;
@@ -360,6 +373,7 @@ void probe_free(struct probe *p)
 	free(p->tmpls);
 	free(p->jobs);
 	free(p->ring);
+	free(p->keys);
 	free(p->results);
 	free(p->udp_buf);
 	free(p->err_buf);
@@ -455,8 +469,8 @@ static void job_done(struct job *j, enum result_kind kind, const char *error)
 	struct probe *p = j->probe;
 
 	job_release(j);
-	j->res.kind = kind;
-	j->res.attempts = j->attempts;
+	j->res.kind = (uint8_t)kind;
+	j->res.attempts = (uint8_t)j->attempts;
 	j->res.timestamp_ns = j->first_wall_ns;
 	j->res.error = kind == RESULT_ERROR ? error : NULL;
 	j->state = JOB_DONE;
@@ -483,21 +497,21 @@ static void job_answered(struct job *j, const struct dnsmsg_reply *r,
 		p->stats.clock_fallbacks++;
 	res->has_reply = true;
 	res->rtt_ns = rtt;
-	res->rcode = r->rcode;
+	res->rcode = (uint16_t)r->rcode;
 	res->aa = r->aa;
 	res->tc = r->tc;
-	res->answers = r->ancount;
-	res->response_bytes = (unsigned)r->size;
+	res->answers = (uint16_t)r->ancount;
+	res->response_bytes = (uint16_t)r->size;
 	res->has_serial = r->has_serial;
 	res->serial = r->serial;
-	res->hop_limit = hop_limit;
+	res->hop_limit = (int16_t)hop_limit;
 	if (r->has_nsid) {
 		res->nsid = arena_copy(p, r->nsid, r->nsid_len);
-		res->nsid_len = res->nsid ? r->nsid_len : 0;
+		res->nsid_len = res->nsid ? (uint16_t)r->nsid_len : 0;
 	}
 	if (j->query->identity && r->has_txt && r->rcode == 0) {
 		res->identity = arena_copy(p, r->txt, r->txt_len);
-		res->identity_len = res->identity ? r->txt_len : 0;
+		res->identity_len = res->identity ? (uint16_t)r->txt_len : 0;
 	}
 	job_done(j, r->rcode == 0 ? RESULT_SUCCESS : RESULT_ERROR, NULL);
 }
@@ -980,7 +994,9 @@ static void tcp_event(struct loop_handler *h, uint32_t events)
 		}
 		if (!(events & EPOLLOUT))
 			return;
-		j->res.connect_ns = clock_mono_ns() - j->start_ns;
+		j->conn.connect_ns = clock_mono_ns() - j->start_ns;
+		j->conn.tls_handshake_ns = -1;
+		j->res.conn = &j->conn;
 		tcp_write_query(j);
 		return;
 	case TCP_SENDING:
@@ -1005,7 +1021,7 @@ static void job_timeout(struct loop_timer *t)
 
 	job_release(j);
 	if (j->attempts <= j->target->retries) {
-		j->res.connect_ns = -1;
+		j->res.conn = NULL;
 		queue_push(p, j);
 		if (!loop_timer_armed(&p->pacer))
 			loop_timer_set(p->loop, &p->pacer, clock_mono_ns());
@@ -1036,13 +1052,12 @@ int probe_round_start(struct probe *p)
 	for (size_t i = 0; i < p->n_jobs; i++) {
 		struct job *j = &p->jobs[i];
 
+		const struct result_key *key = j->res.key;
+
 		memset(&j->res, 0, sizeof(j->res));
-		j->res.target = j->target;
-		j->res.server = j->server;
+		j->res.key = key;
 		j->res.query = j->query;
-		j->res.transport = j->transport;
 		j->res.rtt_ns = -1;
-		j->res.connect_ns = -1;
 		j->res.hop_limit = -1;
 		j->res.instance_changed = -1;
 		j->attempts = 0;

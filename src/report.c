@@ -167,14 +167,14 @@ int report_line(struct lineproto *lp, const struct conf *conf,
 
 	lineproto_begin(lp, conf->measurement ? conf->measurement
 	                                      : CONF_DEFAULT_MEASUREMENT);
-	if (r->target)
-		lineproto_tag(lp, "target", r->target->name);
-	if (r->server) {
-		lineproto_tag(lp, "server", r->server->addr_text);
-		lineproto_tag(lp, "server_name", r->server->name);
-		lineproto_tag(lp, "family", family_name(r->server->family));
+	if (r->key->target)
+		lineproto_tag(lp, "target", r->key->target->name);
+	if (r->key->server) {
+		lineproto_tag(lp, "server", r->key->server->addr_text);
+		lineproto_tag(lp, "server_name", r->key->server->name);
+		lineproto_tag(lp, "family", family_name(r->key->server->family));
 	}
-	lineproto_tag(lp, "transport", transport_name(r->transport));
+	lineproto_tag(lp, "transport", transport_name(r->key->transport));
 	if (r->query) {
 		lineproto_tag(lp, "domain", domain_name(r->query));
 		lineproto_tag(
@@ -194,7 +194,7 @@ int report_line(struct lineproto *lp, const struct conf *conf,
 		lineproto_tag(lp, "instance_source",
 		              source_name(r->instance_source));
 	}
-	extra_tags(lp, conf, r->target);
+	extra_tags(lp, conf, r->key->target);
 
 	if (r->rtt_ns >= 0 && r->kind != RESULT_TIMEOUT)
 		lineproto_field_float(lp, "query_time_ms",
@@ -221,9 +221,9 @@ int report_line(struct lineproto *lp, const struct conf *conf,
 		lineproto_field_int(lp, "serial", r->serial);
 	if (r->hop_limit >= 0)
 		lineproto_field_int(lp, "hop_limit", r->hop_limit);
-	if (r->connect_ns >= 0)
+	if (r->conn && r->conn->connect_ns >= 0)
 		lineproto_field_float(lp, "connect_ms",
-		                      (double)r->connect_ns / 1e6);
+		                      (double)r->conn->connect_ns / 1e6);
 	if (r->instance_changed != -1)
 		lineproto_field_bool(lp, "instance_changed",
 		                     r->instance_changed == 1);
@@ -324,14 +324,14 @@ static void cell_text(char *cell, const struct result *r, enum column col)
 
 	switch (col) {
 	case COL_TARGET:
-		cell_str(cell, r->target ? r->target->name : "-", SIZE_MAX);
+		cell_str(cell, r->key->target ? r->key->target->name : "-", SIZE_MAX);
 		return;
 	case COL_SERVER:
-		cell_str(cell, r->server ? r->server->addr_text : "-",
+		cell_str(cell, r->key->server ? r->key->server->addr_text : "-",
 		         SIZE_MAX);
 		return;
 	case COL_TRANSPORT:
-		cell_str(cell, transport_name(r->transport), SIZE_MAX);
+		cell_str(cell, transport_name(r->key->transport), SIZE_MAX);
 		return;
 	case COL_QUERY:
 		if (!r->query) {

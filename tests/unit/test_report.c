@@ -19,6 +19,7 @@
 #include "dnsmsg.h"
 #include "lineproto_parse.h"
 #include "report.h"
+#include "transport.h"
 
 #define FFFD "\xef\xbf\xbd"
 #define TS 1485100800000000000LL
@@ -45,6 +46,27 @@ static struct conf_query g_queries[] = {
     {.name = "", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
 };
 static struct conf_target g_target;
+static struct tr_conn_info g_conn = {.connect_ns = 1234567,
+                                     .tls_handshake_ns = -1};
+static struct result_key g_keys[16];
+static size_t g_n_keys;
+
+/* The key of a (target, server, transport) group, made on first use. */
+static const struct result_key *key(const struct conf_target *t,
+                                    const struct conf_server *srv, unsigned tr)
+{
+	for (size_t i = 0; i < g_n_keys; i++)
+		if (g_keys[i].target == t && g_keys[i].server == srv &&
+		    g_keys[i].transport == tr)
+			return &g_keys[i];
+	assert_true(g_n_keys < 16);
+	g_keys[g_n_keys] = (struct result_key){.target = t,
+	                                       .server = srv,
+	                                       .transport = (uint8_t)tr,
+	                                       .index = (uint32_t)g_n_keys,
+	                                       .port = 53};
+	return &g_keys[g_n_keys++];
+}
 static struct conf g_conf;
 
 static void setup_conf(void)
@@ -76,15 +98,12 @@ static void setup_conf(void)
 static struct result spec_result(void)
 {
 	struct result r = {
-	    .target = &g_target,
-	    .server = &g_servers[0],
+	    .key = key(&g_target, &g_servers[0], 0),
 	    .query = &g_queries[0],
-	    .transport = 0,
 	    .kind = RESULT_SUCCESS,
 	    .attempts = 1,
 	    .timestamp_ns = TS,
 	    .rtt_ns = 11482000,
-	    .connect_ns = -1,
 	    .has_reply = true,
 	    .rcode = 0,
 	    .aa = true,
@@ -153,15 +172,15 @@ static void c_conn_refused(struct result *r)
 {
 	no_reply(r);
 	r->kind = RESULT_ERROR;
-	r->transport = 1;
+	r->key = key(r->key->target, r->key->server, 1);
 	r->rtt_ns = -1;
 	r->error = "connection refused";
 }
 
 static void c_tcp(struct result *r)
 {
-	r->transport = 1;
-	r->connect_ns = 1234567;
+	r->key = key(r->key->target, r->key->server, 1);
+	r->conn = &g_conn;
 	r->hop_limit = -1;
 	r->has_serial = false;
 	r->nsid = NULL;
@@ -172,7 +191,7 @@ static void c_tcp(struct result *r)
 
 static void c_hostname_bind(struct result *r)
 {
-	r->server = &g_servers[1];
+	r->key = key(r->key->target, &g_servers[1], r->key->transport);
 	r->query = &g_queries[1];
 	r->rtt_ns = 250000;
 	r->answers = 1;
@@ -211,8 +230,8 @@ static void c_hostile_txt(struct result *r)
 static void c_root(struct result *r)
 {
 	c_tcp(r);
-	r->transport = 0;
-	r->connect_ns = -1;
+	r->key = key(r->key->target, r->key->server, 0);
+	r->conn = NULL;
 	r->query = &g_queries[2];
 }
 
@@ -472,7 +491,7 @@ static void test_text_exact(void **state)
 	r[0] = spec_result();
 	r[1] = spec_result();
 	c_timeout(&r[1]);
-	r[1].transport = 1;
+	r[1].key = key(r[1].key->target, r[1].key->server, 1);
 	r[2] = spec_result();
 	c_hostname_bind(&r[2]);
 	lineproto_init(&lp);
@@ -515,7 +534,7 @@ static void test_text_alignment(void **state)
 	    "z\xc3\xbcrich-\xc3\xa4\xc3\xa4\xc3\xa4"; /* 10 chars, 14 bytes */
 	for (int i = 0; i < 5; i++)
 		r[i] = spec_result();
-	r[0].target = &wide;
+	r[0].key = key(&wide, r[0].key->server, r[0].key->transport);
 	c_hostile_txt(&r[1]);
 	c_conn_refused(&r[2]);
 	c_refused(&r[3]);
