@@ -34,13 +34,21 @@ struct net_msg {
 
 /* A UDP socket of FAMILY (AF_INET, AF_INET6), nonblocking, close-on-exec,
  * asking for hop limits, ICMP errors and software RX/TX timestamps (TX ones
- * on the error queue, keyed by a per-socket send counter). Returns the fd or
- * -errno. *stamps is set to whether the kernel took the timestamp request. */
-int net_udp_open(int family, bool *stamps);
+ * on the error queue, keyed by a per-socket send counter), bound to SRC
+ * (when its family is FAMILY; NULL: any) and PORT (0: the kernel's choice).
+ * Returns the fd or -errno (-EADDRINUSE: try another port). *stamps is set
+ * to whether the kernel took the timestamp request. */
+int net_udp_open(int family, const struct sockaddr_storage *src,
+                 uint16_t port, bool *stamps);
 
 /* Send one datagram. Returns 0, -EAGAIN (buffer full: try later) or -errno. */
 int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
                  const void *buf, size_t len);
+
+/* The same from N iovecs (the message ID and the shared template). */
+struct iovec;
+int net_udp_sendv(int fd, const struct sockaddr *to, socklen_t tolen,
+                  const struct iovec *iov, size_t n);
 
 /* Most datagrams one call returns. */
 #define NET_BATCH 16
@@ -57,12 +65,17 @@ int net_udp_recv(int fd, struct net_msg *m, unsigned n);
  * error the errno. */
 int net_udp_recv_error(int fd, struct net_msg *m, unsigned n);
 
-/* Start a nonblocking TCP connection. Returns the fd (connection under way
- * or done: wait for EPOLLOUT) or -errno for an immediate failure. */
-int net_tcp_connect(const struct sockaddr *to, socklen_t tolen);
+/* Start a nonblocking TCP connection from SRC (when its family is TO's;
+ * NULL: any). Returns the fd (connection under way or done: wait for
+ * EPOLLOUT) or -errno for an immediate failure. */
+int net_tcp_connect(const struct sockaddr *to, socklen_t tolen,
+                    const struct sockaddr_storage *src);
 
 /* After EPOLLOUT: 0 when connected, else -errno of the failed connect. */
 int net_tcp_connect_result(int fd);
+
+/* Set the port of A (IPv4 or IPv6). */
+void net_addr_with_port(struct sockaddr_storage *a, uint16_t port);
 
 /* Same address and port (IPv4 or IPv6; IPv6 compares scope too). */
 bool net_addr_equal(const struct sockaddr_storage *a,

@@ -1,10 +1,10 @@
 /*
- * probe: one round of queries. Owns the per-round work list built once from
- * the config (a job per target x address x transport x query, identity
- * queries included), pacing by `rate`, attempts, timeouts and retries,
- * matching replies to queries, and the results with `instance` and
- * `instance_changed` resolved when the round ends. It does not print:
- * main hands the results to report.
+ * probe: the scheduler. Runs rounds of the plan's queries (plan.h) through
+ * the transports (transport.h): pacing by `rate`, a send queue per
+ * transport, attempts, timeouts and retries, the round's counters; when a
+ * round ends it runs the passes (the instance rule of identity.h first,
+ * then those added with probe_add_pass()). It does not print: main hands
+ * the results to report.
  */
 #ifndef ANYCAST_PROBE_PROBE_H
 #define ANYCAST_PROBE_PROBE_H
@@ -42,5 +42,16 @@ const struct probe_stats *probe_stats(const struct probe *probe);
 
 /* Number of rows a full round yields. */
 size_t probe_round_size(const struct probe *probe);
+
+/* Run FN(CTX, rows, n) after each round, after the instance rule, in the
+ * order added (DNSSEC, zone freshness). At most 8. Returns 0, -EINVAL or
+ * -ENOSPC. */
+int probe_add_pass(struct probe *probe,
+                   void (*fn)(void *ctx, struct result *rows, size_t n),
+                   void *ctx);
+
+/* The plan the probe runs (keys, templates, content hashes). */
+struct plan;
+const struct plan *probe_plan(const struct probe *probe);
 
 #endif

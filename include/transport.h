@@ -117,10 +117,22 @@ struct tr_ops {
 	size_t (*send)(struct tr *tr, struct tr_query *q, size_t n,
 	               enum tr_send_result *res);
 	/* Forget an attempt in flight (timeout, or the round aborted): its
-	 * ID or stream is released, no done() follows. */
-	void (*cancel)(struct tr *tr, uint32_t job, struct tr_slot *slot);
+	 * ID or stream is released, no done() follows. Returns the short
+	 * cause of a bad reply seen during the attempt that did not end it
+	 * ("malformed response", "question mismatch": a spoofer must not be
+	 * able to end a query), or NULL. */
+	const char *(*cancel)(struct tr *tr, uint32_t job,
+	                      struct tr_slot *slot);
 	/* Attempts in flight. */
 	size_t (*pending)(const struct tr *tr);
+	/* Optional (NULL): read whatever has arrived, without waiting. The
+	 * scheduler calls it on every pacer wake-up and before it times
+	 * attempts out, so replies are not mistaken for timeouts. */
+	void (*drain)(struct tr *tr);
+	/* Optional (NULL): ON false while the pacer wakes often (it drains
+	 * then: the transport need not wake the loop for arrivals, kernel
+	 * timestamps keep RTTs exact); true otherwise. */
+	void (*watch)(struct tr *tr, bool on);
 	/* A new round begins: the last round's rows are printed, so its
 	 * tr_conn_info storage may be reused; close what is not kept across
 	 * rounds (TLS sessions and connections may be kept). May be NULL. */

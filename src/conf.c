@@ -527,9 +527,10 @@ static int parse_query(struct parser *p, int line, const char *text,
 		perr(p, line, "bad query '%s': want NAME [TYPE [CLASS]]", text);
 		return -EINVAL;
 	}
-	q->type = DNSMSG_TYPE_SOA;
-	q->class = DNSMSG_CLASS_IN;
-	q->identity = false;
+	*q = (struct conf_query){.type = DNSMSG_TYPE_SOA,
+	                         .class = DNSMSG_CLASS_IN,
+	                         .expect_rcodes = 1,
+	                         .line = line};
 	if (n >= 2) {
 		snprintf(tok, sizeof(tok), "%.*s", (int)len[1], w[1]);
 		if (len[1] >= sizeof(tok) || dnsmsg_parse_type(tok, &q->type)) {

@@ -1,0 +1,41 @@
+/*
+ * identity: the analysis after a round that says who answered. Owns the
+ * SPEC's instance rule (the response's own NSID; else, on a hostname.bind
+ * or id.server row, its TXT answer; else the same round's identity answer
+ * of the same group, hostname.bind first, then id.server), `instance_map`
+ * (a POSIX extended regex and replacement applied to every instance value,
+ * to cap cardinality), and `instance_changed` against history keyed by row
+ * content (plan_row_hash), so the plan can be rebuilt. Linear in the round
+ * size: a group's rows are adjacent, so one scan per group finds its
+ * identity answers.
+ */
+#ifndef ANYCAST_PROBE_IDENTITY_H
+#define ANYCAST_PROBE_IDENTITY_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "plan.h"
+#include "result.h"
+
+struct identity;
+
+/* Returns 0, -ENOMEM, or -EINVAL when conf's instance_map does not
+ * compile (conf checks it first, so that is a bug). */
+int identity_new(struct identity **out, const struct conf *conf);
+void identity_free(struct identity *id); /* NULL is fine */
+
+/* Fill instance, instance_len, instance_source and instance_changed of the
+ * N finished rows ROWS (plan order, a group's rows adjacent; rows dropped
+ * by an aborted round are already taken out). Mapped instance strings live
+ * in ID's storage until the next call. */
+void identity_round(struct identity *id, const struct plan *plan,
+                    struct result *rows, size_t n);
+
+/* Apply the map to BUF (LEN bytes): the replacement on a match, else the
+ * bytes unchanged. Writes at most CAP bytes to OUT, returns the length.
+ * Exposed for tests. */
+size_t identity_map(const struct identity *id, const uint8_t *buf, size_t len,
+                    uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * identity: who answered; see include/identity.h. It reads rows and the
+ * plan and writes the instance fields; it sends nothing.
+ *
+ * History is an open-addressing hash table from a row's content hash to the
+ * hash of its last known instance. A row that was not seen for HISTORY_TTL
+ * rounds (an address that went away) is dropped when the table grows, so
+ * churn in re-resolved host names does not grow it for ever.
+ */
+#include "identity.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HISTORY_TTL 64  /* rounds an entry outlives its last sighting */
+#define MAP_MAX 1024    /* bytes of an instance value the map looks at */
+#define MAP_GROUPS 10   /* \0 .. \9 */
+#define STORE_CHUNK 65536
+
+struct hist {
+	uint64_t key; /* row content hash; 0: empty slot */
+	uint64_t inst;
+	uint32_t seen; /* round number of the last sighting */
+};
+
+struct store_chunk {
+	struct store_chunk *next;
+	size_t used;
+	uint8_t data[STORE_CHUNK];
+};
+
+struct identity {
+	struct hist *hist;
+	size_t cap, used; /* cap is a power of two */
+	uint32_t round;
+	bool has_map;
+	regex_t re;
+	const char *repl;
+	struct store_chunk *store, *cur; /* mapped values of this round */
+};
+
+int identity_new(struct identity **out, const struct conf *conf)
+{
+	struct identity *id = calloc(1, sizeof(*id));
+
+	if (id == NULL)
+		return -ENOMEM;
+	if (conf->instance_map_re) {
+		if (regcomp(&id->re, conf->instance_map_re, REG_EXTENDED) != 0) {
+			free(id);
+			return -EINVAL;
+		}
+		id->has_map = true;
+		id->repl = conf->instance_map_repl ? conf->instance_map_repl
+		                                   : "";
+	}
+	*out = id;
+	return 0;
+}
+
+void identity_free(struct identity *id)
+{
+	if (id == NULL)
+		return;
+	if (id->has_map)
+		regfree(&id->re);
+	while (id->store) {
+		struct store_chunk *next = id->store->next;
+
+		free(id->store);
+		id->store = next;
+	}
+	free(id->hist);
+	free(id);
+}
+
+/* ---- mapped values ---------------------------------------------------- */
+
+static uint8_t *store_alloc(struct identity *id, size_t len)
+{
+	struct store_chunk *c = id->cur;
+
+	if (c == NULL || c->used + len > STORE_CHUNK) {
+		struct store_chunk *next = c ? c->next : id->store;
+
+		if (next == NULL) {
+			next = malloc(sizeof(*next));
+			if (next == NULL)
+				return NULL;
+			next->next = NULL;
+			if (c)
+				c->next = next;
+			else
+				id->store = next;
+		}
+		next->used = 0;
+		c = id->cur = next;
+	}
+	c->used += len;
+	return c->data + c->used - len;
+}
+
+size_t identity_map(const struct identity *id, const uint8_t *buf, size_t len,
+                    uint8_t *out, size_t cap)
+{
+	char in[MAP_MAX + 1];
+	regmatch_t m[MAP_GROUPS];
+	size_t o = 0;
+
+	if (len > MAP_MAX)
+		len = MAP_MAX;
+	memcpy(in, buf, len);
+	in[len] = '\0';
+	/* REG_STARTEND: NUL bytes from the network are data, not the end. */
+	m[0].rm_so = 0;
+	m[0].rm_eo = (regoff_t)len;
+	if (!id->has_map || regexec(&id->re, in, MAP_GROUPS, m, REG_STARTEND)) {
+		if (len > cap)
+			len = cap;
+		memcpy(out, buf, len);
+		return len;
+	}
+#define PUT(p, n)                                                              \
+	do {                                                                   \
+		size_t n_ = (n);                                               \
+		if (n_ > cap - o)                                              \
+			n_ = cap - o;                                          \
+		memcpy(out + o, (p), n_);                                      \
+		o += n_;                                                       \
+	} while (0)
+	PUT(in, (size_t)m[0].rm_so);
+	for (const char *r = id->repl; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '9') {
+			const regmatch_t *g = &m[r[1] - '0'];
+
+			if (g->rm_so >= 0)
+				PUT(in + g->rm_so, (size_t)(g->rm_eo - g->rm_so));
+			r++;
+		} else if (r[0] == '\\' && r[1] == '\\') {
+			PUT(r, 1);
+			r++;
+		} else {
+			PUT(r, 1);
+		}
+	}
+	PUT(in + m[0].rm_eo, len - (size_t)m[0].rm_eo);
+#undef PUT
+	return o;
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+static struct hist *hist_slot(struct hist *tab, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)key & (cap - 1);
+
+	while (tab[i].key != 0 && tab[i].key != key)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int hist_grow(struct identity *id)
+{
+	size_t cap = id->cap ? id->cap * 2 : 1024;
+	struct hist *tab = calloc(cap, sizeof(*tab));
+
+	if (tab == NULL)
+		return -ENOMEM;
+	id->used = 0;
+	for (size_t i = 0; i < id->cap; i++) {
+		const struct hist *h = &id->hist[i];
+
+		if (h->key == 0 || id->round - h->seen > HISTORY_TTL)
+			continue;
+		*hist_slot(tab, cap, h->key) = *h;
+		id->used++;
+	}
+	free(id->hist);
+	id->hist = tab;
+	id->cap = cap;
+	return 0;
+}
+
+static uint64_t hash_bytes(const uint8_t *b, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* -1 absent (no memory), 0 same or first sighting, 1 changed. */
+static int changed(struct identity *id, uint64_t key, const uint8_t *inst,
+                   size_t len)
+{
+	uint64_t h = hash_bytes(inst, len);
+	struct hist *e;
+	int was;
+
+	if (key == 0)
+		key = 1;
+	if ((id->used + 1) * 2 > id->cap && hist_grow(id) < 0)
+		return -1;
+	e = hist_slot(id->hist, id->cap, key);
+	if (e->key == 0) {
+		e->key = key;
+		id->used++;
+		was = 0;
+	} else {
+		was = e->inst != h;
+	}
+	e->inst = h;
+	e->seen = id->round;
+	return was;
+}
+
+/* ---- the rule --------------------------------------------------------- */
+
+static enum result_source identity_source(const struct conf_query *q)
+{
+	if (!q->identity)
+		return SOURCE_NONE;
+	if (strcasecmp(q->name, "hostname.bind") == 0 ||
+	    strcasecmp(q->name, "hostname.bind.") == 0)
+		return SOURCE_HOSTNAME_BIND;
+	if (strcasecmp(q->name, "id.server") == 0 ||
+	    strcasecmp(q->name, "id.server.") == 0)
+		return SOURCE_ID_SERVER;
+	return SOURCE_NONE;
+}
+
+static bool has_identity(const struct result *r)
+{
+	return r->identity != NULL && r->identity_len > 0;
+}
+
+/* Map the row's instance (when a map is set) into the round's storage.
+ * A group's rows mostly carry one value: the last mapping is reused. */
+static void map_instance(struct identity *id, struct result *r,
+                         const uint8_t **last_in, size_t *last_len,
+                         const uint8_t **last_out, size_t *last_out_len)
+{
+	uint8_t buf[MAP_MAX];
+	uint8_t *dst;
+	size_t n;
+
+	if (!id->has_map)
+		return;
+	if (*last_in && *last_len == r->instance_len &&
+	    memcmp(*last_in, r->instance, r->instance_len) == 0) {
+		r->instance = *last_out;
+		r->instance_len = (uint16_t)*last_out_len;
+		return;
+	}
+	n = identity_map(id, r->instance, r->instance_len, buf, sizeof(buf));
+	dst = store_alloc(id, n ? n : 1);
+	if (dst == NULL)
+		return; /* unmapped rather than lost */
+	memcpy(dst, buf, n);
+	*last_in = r->instance;
+	*last_len = r->instance_len;
+	r->instance = dst;
+	r->instance_len = (uint16_t)n;
+	*last_out = dst;
+	*last_out_len = n;
+}
+
+void identity_round(struct identity *id, const struct plan *plan,
+                    struct result *rows, size_t n)
+{
+	const uint8_t *last_in = NULL, *last_out = NULL;
+	size_t last_len = 0, last_out_len = 0;
+
+	id->round++;
+	id->cur = NULL;
+	for (size_t g = 0; g < n;) {
+		const struct result_key *key = rows[g].key;
+		const struct result *hb = NULL, *ids = NULL;
+		size_t end = g;
+
+		/* The group's identity answers, in one scan. */
+		for (; end < n && rows[end].key == key; end++) {
+			const struct result *o = &rows[end];
+			enum result_source s = identity_source(o->query);
+
+			if (!has_identity(o))
+				continue;
+			if (s == SOURCE_HOSTNAME_BIND && hb == NULL)
+				hb = o;
+			else if (s == SOURCE_ID_SERVER && ids == NULL)
+				ids = o;
+		}
+		if (hb == NULL)
+			hb = ids;
+		for (size_t i = g; i < end; i++) {
+			struct result *r = &rows[i];
+			enum result_source own = identity_source(r->query);
+			int c;
+
+			r->instance = NULL;
+			r->instance_len = 0;
+			r->instance_source = SOURCE_NONE;
+			r->instance_changed = -1;
+			if (r->nsid != NULL && r->nsid_len > 0) {
+				r->instance = r->nsid;
+				r->instance_len = r->nsid_len;
+				r->instance_source = SOURCE_NSID;
+			} else if (own != SOURCE_NONE && has_identity(r)) {
+				r->instance = r->identity;
+				r->instance_len = r->identity_len;
+				r->instance_source = (uint8_t)own;
+			} else if (hb != NULL) {
+				r->instance = hb->identity;
+				r->instance_len = hb->identity_len;
+				r->instance_source =
+				    (uint8_t)identity_source(hb->query);
+			}
+			if (r->instance == NULL)
+				continue; /* unknown: the last known one stays */
+			map_instance(id, r, &last_in, &last_len, &last_out,
+			             &last_out_len);
+			c = changed(id, plan_row_hash(plan, r), r->instance,
+			            r->instance_len);
+			r->instance_changed = (int8_t)c;
+		}
+		g = end;
+	}
+}
