@@ -24,6 +24,12 @@ struct probe;
 int probe_new(struct probe **out, const struct conf *conf, struct loop *loop);
 void probe_free(struct probe *probe); /* NULL is fine */
 
+/* The same with OPS[i] (when not NULL) instead of transport_table[i].ops:
+ * tests drive the scheduler with a fake transport. */
+struct tr_ops;
+int probe_new_ops(struct probe **out, const struct conf *conf,
+                  struct loop *loop, const struct tr_ops *const *ops);
+
 /* Start a round; -EBUSY when one is running. */
 int probe_round_start(struct probe *probe);
 bool probe_round_running(const struct probe *probe);

@@ -234,6 +234,12 @@ static int jobs_init(struct probe *p)
 
 int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 {
+	return probe_new_ops(out, conf, loop, NULL);
+}
+
+int probe_new_ops(struct probe **out, const struct conf *conf,
+                  struct loop *loop, const struct tr_ops *const *ops)
+{
 	struct probe *p = calloc(1, sizeof(*p));
 	unsigned used = 0;
 	int rc;
@@ -279,7 +285,7 @@ int probe_new(struct probe **out, const struct conf *conf, struct loop *loop)
 		p->q[t].head = p->q[t].tail = NONE;
 		if (!(used & (1u << t)))
 			continue;
-		p->q[t].ops = transport_table[t].ops;
+		p->q[t].ops = ops && ops[t] ? ops[t] : transport_table[t].ops;
 		if (p->q[t].ops == NULL) {
 			log_msg(LOG_ERROR, "transport %s is not available in "
 			                   "this build",
