@@ -56,10 +56,13 @@ struct result_key {
 	                    * reference=true */
 };
 
-/* Details only some rows have (DNSSEC, zone freshness), in the round's
- * arena; result.ext is NULL for rows of targets without dnssec, a trust
- * anchor or a reference. */
+/* Details only some rows have (the connection of stream rows, DNSSEC,
+ * zone freshness), in the round's arena; result.ext is NULL for datagram
+ * rows of targets without dnssec, a trust anchor or a reference. Read the
+ * connection with result_conn(). */
 struct result_ext {
+	/* Stream transports: connect_ms, tls_*, cert_expires_in_s; NULL. */
+	const struct tr_conn_info *conn;
 	const char *dnssec_error; /* with RESULT_DNSSEC_BOGUS; static */
 	const char *dnskey_tags;  /* DNSKEY row: "20326 38696"; NULL */
 	/* The raw response (trust-anchor targets only), for the DNSSEC pass. */
@@ -86,9 +89,7 @@ struct result {
 	const uint8_t *identity; /* TXT answer of a CHAOS identity query */
 	/* Filled in at the end of the round by the SPEC rule: */
 	const uint8_t *instance; /* NULL: unknown */
-	const struct tr_conn_info *conn; /* stream transports: connect_ms,
-	                                  * tls_*, cert_expires_in_s; NULL */
-	struct result_ext *ext;          /* NULL: none */
+	struct result_ext *ext; /* NULL: none */
 	uint32_t serial;
 	uint16_t nsid_len;
 	uint16_t identity_len;
@@ -109,6 +110,11 @@ struct result {
 	bool tc : 1;
 	bool has_serial : 1;
 };
+
+static inline const struct tr_conn_info *result_conn(const struct result *r)
+{
+	return r->ext ? r->ext->conn : NULL;
+}
 
 /* Counters of one round: what probe counts and the self_metrics line shows. */
 struct probe_stats {

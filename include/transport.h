@@ -37,10 +37,11 @@ struct result_key;
 /* A transport instance's private state (one per transport per probe). */
 struct tr;
 
-/* Per-attempt words a transport keeps in the job; opaque to probe. */
+/* The per-attempt word a transport keeps in the job (a socket and entry,
+ * a connection, a connection and stream, packed); opaque to probe, 0 when
+ * nothing is in flight. 32 bits: the job is the probe's memory per query. */
 struct tr_slot {
-	uint32_t a;
-	uint32_t b;
+	uint32_t v;
 };
 
 /* One attempt handed to a transport. */

@@ -28,8 +28,8 @@
  *   end: when every job has ended, the passes run (identity first), and the
  *       rows are the round's results, in plan order, until the next start.
  *
- * Memory per query is the row (struct result, about 100 bytes) and a
- * 16-byte job; nothing is allocated per query. While an attempt is in
+ * Memory per query is the row (struct result, about 100 bytes) and an
+ * 8-byte job; nothing is allocated per query. While an attempt is in
  * flight its row's rtt_ns holds the attempt's send time (monotonic): the
  * FIFO deadline is that plus the FIFO's timeout.
  */
@@ -46,7 +46,7 @@
 #include "plan.h"
 #include "transport.h"
 
-#define NONE UINT32_MAX
+#define NONE 0x3fffffffu /* no next job: links are 30 bits */
 #define SEND_BATCH 64 /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
 #define PACE_MAX_DEBT_NS (2 * NS_PER_MS)
@@ -58,13 +58,18 @@
 
 enum job_state { JOB_IDLE, JOB_QUEUED, JOB_INFLIGHT, JOB_DONE };
 
+/* 8 bytes: the transport's word, and the link (send queue or timeout FIFO,
+ * 30 bits) with the state in the top 2 bits. What is the same for every
+ * query of a target (the FIFO, the attempt limit) is in struct tprops. */
 struct job {
 	struct tr_slot slot;
-	uint32_t next; /* send queue or timeout FIFO link */
-	uint8_t state;
-	uint8_t fifo;         /* the FIFO of its attempts */
-	uint8_t max_attempts; /* 1 + retries, capped for identity queries */
-	uint8_t pad;
+	uint32_t link;
+};
+
+/* Per target, [0] for its queries, [1] for its identity queries. */
+struct tprops {
+	uint8_t fifo[2];
+	uint8_t max_attempts[2]; /* 1 + retries, capped for identity */
 };
 
 struct fifo {
@@ -100,6 +105,7 @@ struct probe {
 	struct identity *identity;
 	struct result *rows;
 	struct job *jobs;
+	struct tprops *tprops; /* per conf target */
 	size_t n;
 	struct tqueue q[TR_MAX];
 	struct fifo fifos[MAX_FIFOS];
@@ -164,6 +170,41 @@ static const uint8_t *arena_copy(struct probe *p, const uint8_t *src,
 	return dst;
 }
 
+static inline enum job_state st(const struct probe *p, uint32_t j)
+{
+	return (enum job_state)(p->jobs[j].link >> 30);
+}
+
+static inline void set_st(struct probe *p, uint32_t j, enum job_state s)
+{
+	p->jobs[j].link = (p->jobs[j].link & NONE) | (uint32_t)s << 30;
+}
+
+static inline uint32_t nxt(const struct probe *p, uint32_t j)
+{
+	return p->jobs[j].link & NONE;
+}
+
+static inline void set_nxt(struct probe *p, uint32_t j, uint32_t next)
+{
+	p->jobs[j].link = (p->jobs[j].link & ~NONE) | next;
+}
+
+static inline const struct tprops *props(const struct probe *p, uint32_t j)
+{
+	return &p->tprops[p->rows[j].key->target - p->conf->targets];
+}
+
+static inline uint8_t job_fifo(const struct probe *p, uint32_t j)
+{
+	return props(p, j)->fifo[p->rows[j].query->identity];
+}
+
+static inline unsigned job_max_attempts(const struct probe *p, uint32_t j)
+{
+	return props(p, j)->max_attempts[p->rows[j].query->identity];
+}
+
 static bool rcode_expected(const struct conf_query *q, int rcode)
 {
 	uint32_t expect = q->expect_rcodes ? q->expect_rcodes : 1;
@@ -201,33 +242,35 @@ static int fifo_for(struct probe *p, int64_t timeout_ns, uint8_t *out)
 	return 0;
 }
 
-/* Each job's timeout FIFO and attempt limit, from its target and query. */
-static int jobs_init(struct probe *p)
+/* Each target's timeout FIFOs and attempt limits. */
+static int tprops_init(struct probe *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		const struct conf_target *t = p->rows[i].key->target;
-		const struct conf_query *q = p->rows[i].query;
-		struct job *j = &p->jobs[i];
-		int64_t timeout = t->timeout_ns;
-		unsigned attempts = 1 + t->retries;
+	for (size_t i = 0; i < p->conf->n_targets; i++) {
+		const struct conf_target *t = &p->conf->targets[i];
+		struct tprops *tp = &p->tprops[i];
 
-		if (q->identity && t->identity_timeout_ns > 0) {
-			/* Identity queries never hold a round longer than
-			 * identity_timeout, retries included. */
-			int64_t cap = t->identity_timeout_ns;
+		for (int id = 0; id < 2; id++) {
+			int64_t timeout = t->timeout_ns;
+			unsigned attempts = 1 + t->retries;
 
-			if (timeout > cap)
-				timeout = cap;
-			if ((int64_t)attempts * timeout > cap)
-				attempts = (unsigned)(cap / timeout);
-			if (attempts < 1)
-				attempts = 1;
+			if (id && t->identity_timeout_ns > 0) {
+				/* Identity queries never hold a round longer
+				 * than identity_timeout, retries included. */
+				int64_t cap = t->identity_timeout_ns;
+
+				if (timeout > cap)
+					timeout = cap;
+				if ((int64_t)attempts * timeout > cap)
+					attempts = (unsigned)(cap / timeout);
+				if (attempts < 1)
+					attempts = 1;
+			}
+			if (attempts > 255)
+				attempts = 255;
+			if (fifo_for(p, timeout, &tp->fifo[id]) < 0)
+				return -ENOSPC;
+			tp->max_attempts[id] = (uint8_t)attempts;
 		}
-		if (attempts > 255)
-			attempts = 255;
-		if (fifo_for(p, timeout, &j->fifo) < 0)
-			return -ENOSPC;
-		j->max_attempts = (uint8_t)attempts;
 	}
 	return 0;
 }
@@ -259,10 +302,16 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 	p->n = p->plan->n_rows;
 	p->rows = calloc(p->n ? p->n : 1, sizeof(*p->rows));
 	p->jobs = calloc(p->n ? p->n : 1, sizeof(*p->jobs));
-	if (p->rows == NULL || p->jobs == NULL)
+	p->tprops = calloc(conf->n_targets ? conf->n_targets : 1,
+	                   sizeof(*p->tprops));
+	if (p->rows == NULL || p->jobs == NULL || p->tprops == NULL)
 		goto fail;
+	if (p->n >= NONE) {
+		rc = -E2BIG;
+		goto fail;
+	}
 	plan_rows_init(p->plan, p->rows);
-	rc = jobs_init(p);
+	rc = tprops_init(p);
 	if (rc < 0) {
 		log_msg(LOG_ERROR, "more than %d distinct timeouts", MAX_FIFOS);
 		goto fail;
@@ -329,6 +378,7 @@ void probe_free(struct probe *p)
 	plan_free(p->plan);
 	free(p->rows);
 	free(p->jobs);
+	free(p->tprops);
 	free(p);
 }
 
@@ -381,12 +431,11 @@ static void queue_push(struct probe *p, uint32_t j)
 {
 	struct tqueue *q = &p->q[p->rows[j].key->transport];
 
-	p->jobs[j].next = NONE;
-	p->jobs[j].state = JOB_QUEUED;
+	p->jobs[j].link = NONE | (uint32_t)JOB_QUEUED << 30;
 	if (q->tail == NONE)
 		q->head = j;
 	else
-		p->jobs[q->tail].next = j;
+		set_nxt(p, q->tail, j);
 	q->tail = j;
 }
 
@@ -394,7 +443,7 @@ static uint32_t queue_pop(struct probe *p, struct tqueue *q)
 {
 	uint32_t j = q->head;
 
-	q->head = p->jobs[j].next;
+	q->head = nxt(p, j);
 	if (q->head == NONE)
 		q->tail = NONE;
 	return j;
@@ -410,15 +459,15 @@ static bool queues_empty(const struct probe *p)
 
 static void fifo_push(struct probe *p, uint32_t j)
 {
-	struct fifo *f = &p->fifos[p->jobs[j].fifo];
+	struct fifo *f = &p->fifos[job_fifo(p, j)];
 
-	p->jobs[j].next = NONE;
+	set_nxt(p, j, NONE);
 	if (f->tail == NONE) {
 		f->head = j;
 		loop_timer_set(p->loop, &f->timer,
 		               p->rows[j].rtt_ns + f->timeout_ns);
 	} else {
-		p->jobs[f->tail].next = j;
+		set_nxt(p, f->tail, j);
 	}
 	f->tail = j;
 }
@@ -464,7 +513,7 @@ static void job_done(struct probe *p, uint32_t j, enum result_kind kind,
 		r->rtt_ns = -1;
 	if (kind == RESULT_ERROR && !r->has_reply)
 		r->error = error;
-	p->jobs[j].state = JOB_DONE;
+	set_st(p, j, JOB_DONE);
 	p->done++;
 	maybe_finish(p);
 }
@@ -476,10 +525,15 @@ static void tr_done_cb(void *sched, uint32_t j, const struct tr_done *d)
 	struct result *r;
 	const struct dnsmsg_reply *m;
 
-	if (j >= p->n || p->jobs[j].state != JOB_INFLIGHT)
+	if (j >= p->n || st(p, j) != JOB_INFLIGHT)
 		return;
 	r = &p->rows[j];
-	r->conn = d->conn;
+	if (d->conn != NULL) {
+		if (r->ext == NULL && (r->ext = arena_alloc(p, sizeof(*r->ext))))
+			memset(r->ext, 0, sizeof(*r->ext));
+		if (r->ext != NULL)
+			r->ext->conn = d->conn;
+	}
 	if (d->err != 0 || d->reply == NULL) {
 		r->hop_limit = -1;
 		job_done(p, j, RESULT_ERROR,
@@ -598,7 +652,7 @@ static size_t send_batch(struct probe *p, struct tqueue *q, size_t n,
 			r->timestamp_ns = clock_wall_ns();
 		r->attempts++;
 		r->rtt_ns = now; /* the send time, while in flight */
-		p->jobs[j].state = JOB_INFLIGHT;
+		set_st(p, j, JOB_INFLIGHT);
 		p->jobs[j].slot = (struct tr_slot){0};
 		ids[k] = j;
 		tq[k] = (struct tr_query){.job = j,
@@ -627,8 +681,7 @@ static size_t send_batch(struct probe *p, struct tqueue *q, size_t n,
 			uint32_t j = ids[i];
 
 			p->rows[j].attempts--;
-			p->jobs[j].state = JOB_QUEUED;
-			p->jobs[j].next = q->head;
+			p->jobs[j].link = q->head | (uint32_t)JOB_QUEUED << 30;
 			q->head = j;
 			if (q->tail == NONE)
 				q->tail = j;
@@ -728,7 +781,7 @@ static void job_timeout(struct probe *p, uint32_t j)
 	struct tqueue *q = &p->q[p->rows[j].key->transport];
 	const char *seen = q->ops->cancel(q->tr, j, &p->jobs[j].slot);
 
-	if (p->rows[j].attempts < p->jobs[j].max_attempts) {
+	if (p->rows[j].attempts < job_max_attempts(p, j)) {
 		queue_push(p, j);
 		pacer_kick(p);
 		return;
@@ -754,7 +807,7 @@ static void fifo_fire(struct loop_timer *t)
 	while (f->head != NONE) {
 		uint32_t j = f->head;
 
-		if (p->jobs[j].state == JOB_INFLIGHT) {
+		if (st(p, j) == JOB_INFLIGHT) {
 			int64_t deadline = p->rows[j].rtt_ns + f->timeout_ns;
 
 			if (deadline - now > 0) {
@@ -762,10 +815,10 @@ static void fifo_fire(struct loop_timer *t)
 				break;
 			}
 		}
-		f->head = p->jobs[j].next;
+		f->head = nxt(p, j);
 		if (f->head == NONE)
 			f->tail = NONE;
-		if (p->jobs[j].state == JOB_INFLIGHT)
+		if (st(p, j) == JOB_INFLIGHT)
 			job_timeout(p, j);
 	}
 	p->busy = false;
@@ -835,7 +888,7 @@ static void round_finish(struct probe *p)
 	/* Rows of an aborted round that never ended are left out; the rest
 	 * keep plan order (a group's rows stay adjacent). */
 	for (size_t i = 0; i < p->n; i++) {
-		if (p->jobs[i].state != JOB_DONE)
+		if (st(p, (uint32_t)i) != JOB_DONE)
 			continue;
 		if (kept != i)
 			p->rows[kept] = p->rows[i];
@@ -857,7 +910,7 @@ static void round_finish(struct probe *p)
 			p->stats.errors++;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		p->jobs[i].state = JOB_IDLE;
+		set_st(p, (uint32_t)i, JOB_IDLE);
 	p->running = false;
 	p->rounds_done++;
 }
@@ -869,14 +922,14 @@ size_t probe_round_abort(struct probe *p)
 	if (!p->running)
 		return 0;
 	for (size_t i = 0; i < p->n; i++) {
-		struct job *j = &p->jobs[i];
 		struct tqueue *q = &p->q[p->rows[i].key->transport];
+		enum job_state s = st(p, (uint32_t)i);
 
-		if (j->state == JOB_DONE)
+		if (s == JOB_DONE)
 			continue;
-		if (j->state == JOB_INFLIGHT)
-			q->ops->cancel(q->tr, (uint32_t)i, &j->slot);
-		j->state = JOB_IDLE;
+		if (s == JOB_INFLIGHT)
+			q->ops->cancel(q->tr, (uint32_t)i, &p->jobs[i].slot);
+		set_st(p, (uint32_t)i, JOB_IDLE);
 		dropped++;
 	}
 	p->busy = false;

@@ -221,9 +221,9 @@ int report_line(struct lineproto *lp, const struct conf *conf,
 		lineproto_field_int(lp, "serial", r->serial);
 	if (r->hop_limit >= 0)
 		lineproto_field_int(lp, "hop_limit", r->hop_limit);
-	if (r->conn && r->conn->connect_ns >= 0)
+	if (result_conn(r) && result_conn(r)->connect_ns >= 0)
 		lineproto_field_float(lp, "connect_ms",
-		                      (double)r->conn->connect_ns / 1e6);
+		                      (double)result_conn(r)->connect_ns / 1e6);
 	if (r->instance_changed != -1)
 		lineproto_field_bool(lp, "instance_changed",
 		                     r->instance_changed == 1);

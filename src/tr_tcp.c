@@ -286,7 +286,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 		tr->env.done(tr->env.sched, job, &d);
 		return TR_FAILED;
 	}
-	q->slot->a = c->index + 1;
+	q->slot->v = c->index + 1;
 	return TR_SENT;
 }
 
@@ -306,10 +306,10 @@ static const char *tcp_cancel(struct tr *tr, uint32_t job,
 {
 	struct tcp_conn *c;
 
-	if (slot->a == 0 || slot->a > tr->n_conns)
+	if (slot->v == 0 || slot->v > tr->n_conns)
 		return NULL;
-	c = tr->conns[slot->a - 1];
-	slot->a = 0;
+	c = tr->conns[slot->v - 1];
+	slot->v = 0;
 	if (c->phase == FREE || c->job != job)
 		return NULL;
 	conn_close(tr, c);

@@ -43,7 +43,7 @@
 #include "rnd.h"
 
 #define POOL_SOCKS 64
-#define SOCK_USES 100
+#define SOCK_USES 100 /* < 128: the entry index has 7 bits in the slot */
 #define ERR_BUF 512 /* an ICMP error's copy of our query: ours are smaller */
 #define MIN_RBUF 4096
 #define TX_STAMP_SLACK_NS (50 * NS_PER_MS)
@@ -367,6 +367,12 @@ static void udp_destroy(struct tr *tr)
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* The job's slot: socket index + 1 above 7 bits of entry index. */
+static uint32_t slot_pack(uint32_t sock, unsigned entry)
+{
+	return (sock + 1) << 7 | entry;
+}
+
 static bool id_live(const struct udp_sock *s, uint16_t id)
 {
 	for (unsigned i = 0; i < s->sent; i++)
@@ -430,8 +436,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	e->id = id;
 	e->port = q->key->port;
 	e->live = true;
-	q->slot->a = s->index + 1;
-	q->slot->b = s->sent;
+	q->slot->v = slot_pack(s->index, s->sent);
 	s->sent++;
 	s->live++;
 	tr->pending++;
@@ -464,15 +469,17 @@ static const char *udp_cancel(struct tr *tr, uint32_t job,
 	struct udp_entry *e;
 	const char *seen;
 
-	if (slot->a == 0 || slot->a > tr->n_socks ||
-	    (s = tr->socks[slot->a - 1]) == NULL || slot->b >= s->sent)
+	uint32_t idx = (slot->v >> 7) - 1, ent = slot->v & 127;
+
+	if (slot->v == 0 || idx >= tr->n_socks ||
+	    (s = tr->socks[idx]) == NULL || ent >= s->sent)
 		return NULL;
-	e = &s->e[slot->b];
+	e = &s->e[ent];
 	if (!e->live || e->job != job)
 		return NULL;
 	seen = e->seen_error;
 	entry_end(tr, s, e);
-	slot->a = 0;
+	slot->v = 0;
 	if (s->retired && s->live == 0)
 		sock_close(tr, s);
 	return seen;

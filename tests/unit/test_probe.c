@@ -106,7 +106,7 @@ static size_t fake_send(struct tr *tr, struct tr_query *q, size_t n,
 		assert_true(tr->n_sent < MAX_SENT);
 		tr->sent_ns[tr->n_sent] = clock_mono_ns();
 		tr->sent[tr->n_sent++] = q[i].job;
-		q[i].slot->a = q[i].job + 1;
+		q[i].slot->v = q[i].job + 1;
 		res[i] = TR_SENT;
 		if (tr->mode == ANSWER) {
 			tr->pending[tr->n_pending++] = q[i].job;
@@ -121,7 +121,7 @@ static size_t fake_send(struct tr *tr, struct tr_query *q, size_t n,
 static const char *fake_cancel(struct tr *tr, uint32_t job,
                                struct tr_slot *slot)
 {
-	assert_int_equal(slot->a, job + 1);
+	assert_int_equal(slot->v, job + 1);
 	tr->cancels++;
 	return tr->mode == SEEN_ERROR ? "malformed response" : NULL;
 }

@@ -48,6 +48,7 @@ static struct conf_query g_queries[] = {
 static struct conf_target g_target;
 static struct tr_conn_info g_conn = {.connect_ns = 1234567,
                                      .tls_handshake_ns = -1};
+static struct result_ext g_conn_ext = {.conn = &g_conn};
 static struct result_key g_keys[16];
 static size_t g_n_keys;
 
@@ -180,7 +181,7 @@ static void c_conn_refused(struct result *r)
 static void c_tcp(struct result *r)
 {
 	r->key = key(r->key->target, r->key->server, 1);
-	r->conn = &g_conn;
+	r->ext = &g_conn_ext;
 	r->hop_limit = -1;
 	r->has_serial = false;
 	r->nsid = NULL;
@@ -231,7 +232,7 @@ static void c_root(struct result *r)
 {
 	c_tcp(r);
 	r->key = key(r->key->target, r->key->server, 0);
-	r->conn = NULL;
+	r->ext = NULL;
 	r->query = &g_queries[2];
 }
 
