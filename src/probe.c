@@ -50,7 +50,7 @@
 #define SEND_BATCH 64 /* sends per pacer turn before yielding */
 #define ARENA_CHUNK 65536
 #define PACE_MAX_DEBT_NS (2 * NS_PER_MS)
-#define PACE_QUANTUM_NS (200 * 1000)
+#define PACE_QUANTUM_NS NS_PER_MS /* 2 sends a wake-up at 2,000/s */
 #define PACE_QUIET_NS (2 * NS_PER_MS) /* wakes this often: drain ourselves */
 #define BLOCKED_RETRY_NS NS_PER_MS
 #define MAX_FIFOS 16
