@@ -9,6 +9,8 @@
  */
 #include "identity.h"
 
+#include "arena.h"
+
 #include <errno.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -18,18 +20,11 @@
 #define HISTORY_TTL 64  /* rounds an entry outlives its last sighting */
 #define MAP_MAX 1024    /* bytes of an instance value the map looks at */
 #define MAP_GROUPS 10   /* \0 .. \9 */
-#define STORE_CHUNK 65536
 
 struct hist {
 	uint64_t key; /* row content hash; 0: empty slot */
 	uint64_t inst;
 	uint32_t seen; /* round number of the last sighting */
-};
-
-struct store_chunk {
-	struct store_chunk *next;
-	size_t used;
-	uint8_t data[STORE_CHUNK];
 };
 
 struct identity {
@@ -39,7 +34,7 @@ struct identity {
 	bool has_map;
 	regex_t re;
 	const char *repl;
-	struct store_chunk *store, *cur; /* mapped values of this round */
+	struct arena store; /* mapped values of this round */
 };
 
 int identity_new(struct identity **out, const struct conf *conf)
@@ -67,41 +62,12 @@ void identity_free(struct identity *id)
 		return;
 	if (id->has_map)
 		regfree(&id->re);
-	while (id->store) {
-		struct store_chunk *next = id->store->next;
-
-		free(id->store);
-		id->store = next;
-	}
+	arena_clear(&id->store);
 	free(id->hist);
 	free(id);
 }
 
 /* ---- mapped values ---------------------------------------------------- */
-
-static uint8_t *store_alloc(struct identity *id, size_t len)
-{
-	struct store_chunk *c = id->cur;
-
-	if (c == NULL || c->used + len > STORE_CHUNK) {
-		struct store_chunk *next = c ? c->next : id->store;
-
-		if (next == NULL) {
-			next = malloc(sizeof(*next));
-			if (next == NULL)
-				return NULL;
-			next->next = NULL;
-			if (c)
-				c->next = next;
-			else
-				id->store = next;
-		}
-		next->used = 0;
-		c = id->cur = next;
-	}
-	c->used += len;
-	return c->data + c->used - len;
-}
 
 size_t identity_map(const struct identity *id, const uint8_t *buf, size_t len,
                     uint8_t *out, size_t cap)
@@ -259,7 +225,7 @@ static void map_instance(struct identity *id, struct result *r,
 		return;
 	}
 	n = identity_map(id, r->instance, r->instance_len, buf, sizeof(buf));
-	dst = store_alloc(id, n ? n : 1);
+	dst = arena_alloc(&id->store, n ? n : 1);
 	if (dst == NULL)
 		return; /* unmapped rather than lost */
 	memcpy(dst, buf, n);
@@ -278,7 +244,7 @@ void identity_round(struct identity *id, const struct plan *plan,
 	size_t last_len = 0, last_out_len = 0;
 
 	id->round++;
-	id->cur = NULL;
+	arena_reset(&id->store);
 	for (size_t g = 0; g < n;) {
 		const struct result_key *key = rows[g].key;
 		const struct result *hb = NULL, *ids = NULL;

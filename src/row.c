@@ -1,0 +1,70 @@
+/*
+ * row: a finished attempt into its row; see include/row.h. It copies from
+ * the parsed reply (dnsmsg) only what the row prints, never the reply.
+ */
+#include "row.h"
+
+#include <string.h>
+
+#include "conf.h"
+#include "dnsmsg.h"
+
+bool row_rcode_expected(const struct conf_query *q, int rcode)
+{
+	uint32_t expect = q->expect_rcodes ? q->expect_rcodes : 1;
+
+	return rcode >= 0 && rcode < 32 && (expect >> rcode) & 1;
+}
+
+struct result_ext *row_ext(struct result *r, struct arena *arena)
+{
+	if (r->ext == NULL && (r->ext = arena_alloc(arena, sizeof(*r->ext))))
+		memset(r->ext, 0, sizeof(*r->ext));
+	return r->ext;
+}
+
+static uint16_t clamp16(size_t v)
+{
+	return v > 65535 ? 65535 : (uint16_t)v;
+}
+
+enum result_kind row_fill(struct result *r, const struct tr_done *d,
+                          struct arena *arena)
+{
+	const struct dnsmsg_reply *m = d->reply;
+
+	if (d->conn != NULL && row_ext(r, arena) != NULL)
+		r->ext->conn = d->conn;
+	if (d->err != 0 || m == NULL) {
+		r->hop_limit = -1;
+		r->rtt_ns = -1;
+		r->error = d->error ? d->error : "network error";
+		return RESULT_ERROR;
+	}
+	r->has_reply = true;
+	r->rtt_ns = d->rtt_ns;
+	r->rcode = (uint16_t)m->rcode;
+	r->aa = m->aa;
+	r->tc = m->tc;
+	r->answers = clamp16(m->ancount);
+	r->response_bytes = clamp16(m->size);
+	r->has_serial = m->has_serial;
+	r->serial = m->serial;
+	r->hop_limit = (int16_t)d->hop_limit;
+	r->http_status = (uint16_t)d->http_status;
+	if (m->has_nsid) {
+		r->nsid = arena_copy(arena, m->nsid, m->nsid_len);
+		r->nsid_len = r->nsid ? clamp16(m->nsid_len) : 0;
+	}
+	if (r->query->identity && m->has_txt && m->rcode == 0) {
+		r->identity = arena_copy(arena, m->txt, m->txt_len);
+		r->identity_len = r->identity ? clamp16(m->txt_len) : 0;
+	}
+	if (r->key->target->trust_anchor != NULL && d->wire != NULL &&
+	    row_ext(r, arena) != NULL) {
+		r->ext->wire = arena_copy(arena, d->wire, d->wire_len);
+		r->ext->wire_len = r->ext->wire ? (uint32_t)d->wire_len : 0;
+	}
+	return row_rcode_expected(r->query, m->rcode) ? RESULT_SUCCESS
+	                                              : RESULT_ERROR;
+}
