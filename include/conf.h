@@ -155,6 +155,13 @@ int conf_load(struct conf **out, const char *path, FILE *err);
 /* Same for ad-hoc mode; errors are printed as "anycast-probe: message". */
 int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err);
 
+/* Keep only the targets named in NAMES[0..N) (--target NAME, repeatable),
+ * in config order; N == 0 keeps all. A name that is no target is an error
+ * printed to ERR as "FILE: no [target NAME]" (every unknown name), and
+ * -EINVAL is returned with CONF unchanged. */
+int conf_select(struct conf *conf, const char *const *names, size_t n,
+                FILE *err);
+
 /* Print the effective configuration (every target, address, transport,
  * query and effective option) in a readable form. */
 void conf_print(const struct conf *conf, FILE *out);

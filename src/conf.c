@@ -44,10 +44,13 @@
 
 #include "clock.h"
 #include "dnsmsg.h"
+#include "net.h"
 
 #define NS_PER_S NS_PER_SEC
 #define MAX_TIMEOUT_NS (3600 * NS_PER_S)
 #define MAX_INTERVAL_NS (86400 * NS_PER_S)
+#define MIN_INTERVAL_NS (100 * NS_PER_MS)
+#define DEFAULT_IDENTITY_TIMEOUT_NS (1 * NS_PER_S)
 #define MAX_RETRIES 10
 #define MAX_RATE 1000000
 #define LONG_KEY "@long"
@@ -375,6 +378,20 @@ static void set_timeout(struct parser *p, const char *val, int64_t *out)
 		perr(p, p->lineno,
 		     "bad timeout '%s': want a duration like 2s or 1500ms, "
 		     "more than 0 and at most 1h",
+		     val);
+	else
+		*out = ns;
+}
+
+static void set_interval(struct parser *p, const char *val, int64_t *out)
+{
+	int64_t ns;
+
+	if (conf_parse_duration(val, &ns) || ns > MAX_INTERVAL_NS ||
+	    (ns > 0 && ns < MIN_INTERVAL_NS))
+		perr(p, p->lineno,
+		     "bad interval '%s': want 0 or a duration like 10s, "
+		     "at least 100ms and at most 1d",
 		     val);
 	else
 		*out = ns;
@@ -805,6 +822,76 @@ static void add_server(struct parser *p, struct conf_target *t,
 		     family_names(families));
 }
 
+/* "ADDR [ADDR]": at most one address per family, each one this machine
+ * has (a bind() test, nothing is sent). */
+static void set_source(struct parser *p, int line, const char *val,
+                       struct conf_target *t)
+{
+	const char *cur = val, *w;
+	size_t len;
+	struct sockaddr_storage s4, s6;
+	bool any = false;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	while (next_word(&cur, &w, &len)) {
+		char text[INET6_ADDRSTRLEN + 1];
+		struct sockaddr_in *in = (struct sockaddr_in *)&s4;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s6;
+		struct sockaddr_storage *ss;
+		int rc;
+
+		any = true;
+		if (len >= sizeof(text)) {
+			perr(p, line, "bad source '%.*s': want an IPv4 or "
+			     "IPv6 address", (int)len, w);
+			return;
+		}
+		memcpy(text, w, len);
+		text[len] = '\0';
+		if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+			if (s4.ss_family) {
+				perr(p, line, "two IPv4 source addresses: "
+				     "want one per family");
+				return;
+			}
+			s4.ss_family = AF_INET;
+			ss = &s4;
+		} else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+			if (s6.ss_family) {
+				perr(p, line, "two IPv6 source addresses: "
+				     "want one per family");
+				return;
+			}
+			if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+				perr(p, line, "source '%s' is an IPv4-mapped "
+				     "IPv6 address: write the IPv4 address",
+				     text);
+				return;
+			}
+			s6.ss_family = AF_INET6;
+			ss = &s6;
+		} else {
+			perr(p, line, "bad source '%s': want an IPv4 or IPv6 "
+			     "address", text);
+			return;
+		}
+		rc = net_addr_is_local((struct sockaddr *)ss,
+		                       ss == &s4 ? sizeof(*in) : sizeof(*in6));
+		if (rc) {
+			perr(p, line, "source '%s' is not an address of this "
+			     "machine: %s", text, strerror(-rc));
+			return;
+		}
+	}
+	if (!any) {
+		perr(p, line, "empty source: want an IPv4 and/or IPv6 address");
+		return;
+	}
+	t->source4 = s4;
+	t->source6 = s6;
+}
+
 /* ---- sections and keys ------------------------------------------------ */
 
 /* Room in the name set for N targets, at most half full. */
@@ -928,17 +1015,8 @@ static void probe_key(struct parser *p, const char *key, const char *val)
 		if (once(p, &ps->retries_line, key))
 			set_retries(p, val, &c->retries);
 	} else if (streq(key, "interval")) {
-		int64_t ns;
-
-		if (!once(p, &ps->interval_line, key))
-			return;
-		if (conf_parse_duration(val, &ns) || ns > MAX_INTERVAL_NS)
-			perr(p, p->lineno,
-			     "bad interval '%s': want 0 or a duration like "
-			     "10s, at most 1d",
-			     val);
-		else
-			c->interval_ns = ns;
+		if (once(p, &ps->interval_line, key))
+			set_interval(p, val, &c->interval_ns);
 	} else if (streq(key, "rate")) {
 		if (!once(p, &ps->rate_line, key))
 			return;
@@ -1222,6 +1300,8 @@ static int conf_init(struct parser *p, struct conf **out)
 	c->rate = CONF_DEFAULT_RATE;
 	c->edns_size = CONF_DEFAULT_EDNS_SIZE;
 	c->nsid = true;
+	c->cookies = true;
+	c->identity_timeout_ns = DEFAULT_IDENTITY_TIMEOUT_NS;
 	c->measurement = dup_s(p, CONF_DEFAULT_MEASUREMENT);
 	c->identity = calloc(n, sizeof(*c->identity));
 	if (!c->measurement || !c->identity) {
@@ -1385,9 +1465,11 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 {
 	struct parser p;
 	struct conf_target *t;
+	struct conf *c;
 	static const char *const default_query[] = {". SOA IN"};
 	const char *const *queries;
 	size_t n_queries;
+	long long dport = CONF_DEFAULT_PORT;
 
 	if (!out)
 		return -EINVAL;
@@ -1402,19 +1484,44 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 	if (conf_init(&p, out) ||
 	    grow(&p, (void **)&p.conf->targets, 0, sizeof(*t)))
 		return conf_finish(&p, out, -ENOMEM);
-	t = &p.conf->targets[0];
-	p.conf->n_targets = 1;
-	t->port = CONF_DEFAULT_PORT;
+	c = p.conf;
+	t = &c->targets[0];
+	c->n_targets = 1;
+	if (adhoc->timeout)
+		set_timeout(&p, adhoc->timeout, &c->timeout_ns);
+	if (adhoc->retries)
+		set_retries(&p, adhoc->retries, &c->retries);
+	if (adhoc->interval)
+		set_interval(&p, adhoc->interval, &c->interval_ns);
+	if (adhoc->no_nsid)
+		c->nsid = false;
+	if (adhoc->dnssec)
+		c->dnssec = true;
+	if (adhoc->no_identity) {
+		free_list(c->identity, c->n_identity);
+		c->identity = NULL;
+		c->n_identity = 0;
+	}
+	if (adhoc->port && parse_uint(adhoc->port, 1, 65535, &dport))
+		perr(&p, 0, "bad port '%s': want 1..65535", adhoc->port);
+	t->port = (uint16_t)dport;
 	t->transports = CONF_UDP;
 	t->families = CONF_IPV4 | CONF_IPV6;
-	t->timeout_ns = p.conf->timeout_ns;
-	t->retries = p.conf->retries;
-	t->edns_size = p.conf->edns_size;
-	t->nsid = p.conf->nsid;
+	if (adhoc->family == CONF_IPV4 || adhoc->family == CONF_IPV6)
+		t->families = (unsigned)adhoc->family;
+	t->timeout_ns = c->timeout_ns;
+	t->retries = c->retries;
+	t->edns_size = c->edns_size;
+	t->nsid = c->nsid;
+	t->dnssec = c->dnssec;
+	t->cookies = c->cookies;
+	t->identity_timeout_ns = c->identity_timeout_ns;
 	if (!(t->name = dup_s(&p, "adhoc")))
 		return conf_finish(&p, out, -ENOMEM);
 	if (adhoc->transport)
 		set_transports(&p, adhoc->transport, &t->transports);
+	if (adhoc->source)
+		set_source(&p, 0, adhoc->source, t);
 
 	queries = adhoc->n_queries ? adhoc->queries : default_query;
 	n_queries = adhoc->n_queries ? adhoc->n_queries : 1;
@@ -1435,8 +1542,9 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 	for (size_t i = 0; i < adhoc->n_servers; i++) {
 		const char *s = adhoc->servers[i], *hash = strrchr(s, '#');
 		const char *start = s, *end;
-		long long port = CONF_DEFAULT_PORT;
+		long long port = dport;
 		char *host;
+		size_t before = t->n_servers;
 
 		/* ADDR#PORT as SPEC has it; also [IPV6], [IPV6]:PORT and
 		 * IPV4:PORT, as people write them elsewhere. */
@@ -1457,12 +1565,24 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 		host = dup_n(&p, start, (size_t)(end - start));
 		if (!host)
 			break;
-		if (i == 0)
+		if (i == 0 && !adhoc->port)
 			t->port = (uint16_t)port;
 		add_server(&p, t, host, 0, (uint16_t)port, t->families);
+		for (size_t j = before; j < t->n_servers; j++) {
+			if (hash)
+				t->servers[j].port = (uint16_t)port;
+			if (!(t->servers[j].family & t->families)) {
+				perr(&p, 0, "%s is %s, but %s was given", host,
+				     t->servers[j].family == CONF_IPV4
+				         ? "IPv4"
+				         : "IPv6",
+				     t->families == CONF_IPV4 ? "-4" : "-6");
+				break;
+			}
+		}
 		free(host);
 	}
-	add_identity(&p, t, p.conf->identity, p.conf->n_identity);
+	add_identity(&p, t, c->identity, c->n_identity);
 	return conf_finish(&p, out, 0);
 }
 
@@ -1591,22 +1711,63 @@ static void free_tags(struct conf_tag *tags, size_t n)
 	free(tags);
 }
 
+static void free_target(struct conf_target *t)
+{
+	free(t->name);
+	for (size_t j = 0; j < t->n_servers; j++)
+		free(t->servers[j].name);
+	free(t->servers);
+	for (size_t j = 0; j < t->n_queries; j++)
+		free(t->queries[j].name);
+	free(t->queries);
+	free_tags(t->tags, t->n_tags);
+}
+
+int conf_select(struct conf *conf, const char *const *names, size_t n,
+                FILE *err)
+{
+	size_t kept = 0;
+	int bad = 0;
+
+	if (!conf || (n && !names))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < conf->n_targets && !found; j++)
+			found = streq(conf->targets[j].name, names[i]);
+		if (!found) {
+			if (err)
+				fprintf(err, "%s: no [target %s]\n",
+				        conf->path ? conf->path : "anycast-probe",
+				        names[i]);
+			bad = -EINVAL;
+		}
+	}
+	if (bad)
+		return bad;
+	for (size_t j = 0; j < conf->n_targets; j++) {
+		bool keep = false;
+
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = streq(conf->targets[j].name, names[i]);
+		if (keep)
+			conf->targets[kept++] = conf->targets[j];
+		else
+			free_target(&conf->targets[j]);
+	}
+	conf->n_targets = kept;
+	return 0;
+}
+
 void conf_free(struct conf *conf)
 {
 	if (!conf)
 		return;
-	for (size_t i = 0; i < conf->n_targets; i++) {
-		struct conf_target *t = &conf->targets[i];
-
-		free(t->name);
-		for (size_t j = 0; j < t->n_servers; j++)
-			free(t->servers[j].name);
-		free(t->servers);
-		for (size_t j = 0; j < t->n_queries; j++)
-			free(t->queries[j].name);
-		free(t->queries);
-		free_tags(t->tags, t->n_tags);
-	}
+	for (size_t i = 0; i < conf->n_targets; i++)
+		free_target(&conf->targets[i]);
 	free(conf->targets);
 	free_tags(conf->tags, conf->n_tags);
 	free_list(conf->identity, conf->n_identity);

@@ -1053,6 +1053,143 @@ static void test_adhoc(void **state)
 	}
 }
 
+
+/* ---- conf_select and the v2 ad-hoc options ------------------------------ */
+
+static void test_select(void **state)
+{
+	struct loaded l;
+	const char *keep[] = {"c", "a"};
+	const char *bad[] = {"a", "nope", "zz"};
+	char *text = NULL;
+	size_t size = 0;
+	FILE *err;
+
+	(void)state;
+	load_text(&l,
+	          "[target a]\nserver = 192.0.2.1\nquery = x\n"
+	          "[target b]\nserver = 192.0.2.2\nquery = x\n"
+	          "[target c]\nserver = 192.0.2.3\nquery = x\n",
+	          0);
+	expect_ok(&l, "select");
+	err = open_memstream(&text, &size);
+	assert_int_equal(conf_select(l.conf, bad, 3, err), -EINVAL);
+	fclose(err);
+	assert_int_equal(l.conf->n_targets, 3); /* unchanged */
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want),
+		         "%s: no [target nope]\n%s: no [target zz]\n", l.path,
+		         l.path);
+		assert_string_equal(text, want);
+	}
+	free(text);
+	assert_int_equal(conf_select(l.conf, keep, 0, NULL), 0);
+	assert_int_equal(l.conf->n_targets, 3);
+	assert_int_equal(conf_select(l.conf, keep, 2, stderr), 0);
+	assert_int_equal(l.conf->n_targets, 2);
+	assert_string_equal(l.conf->targets[0].name, "a"); /* config order */
+	assert_string_equal(l.conf->targets[1].name, "c");
+	assert_string_equal(l.conf->targets[1].servers[0].addr_text,
+	                    "192.0.2.3");
+	loaded_free(&l);
+}
+
+static int adhoc_run(const struct conf_adhoc *ad, struct conf **c,
+                     char **text)
+{
+	size_t size = 0;
+	FILE *err = open_memstream(text, &size);
+	int rc = conf_adhoc(c, ad, err);
+
+	fclose(err);
+	return rc;
+}
+
+static void test_adhoc_v2(void **state)
+{
+	const char *servers[] = {"127.0.0.1", "::1#5300"};
+	struct conf_adhoc ad = {.servers = servers,
+	                        .n_servers = 2,
+	                        .timeout = "500ms",
+	                        .retries = "0",
+	                        .port = "5353",
+	                        .source = "127.0.0.1 ::1",
+	                        .no_identity = true,
+	                        .no_nsid = true,
+	                        .dnssec = true,
+	                        .interval = "1s"};
+	struct conf *c = NULL;
+	char *text = NULL;
+	const struct conf_target *t;
+
+	(void)state;
+	assert_int_equal(adhoc_run(&ad, &c, &text), 0);
+	assert_string_equal(text, "");
+	free(text);
+	t = &c->targets[0];
+	assert_int_equal(c->timeout_ns, 500LL * 1000 * 1000);
+	assert_int_equal(t->timeout_ns, 500LL * 1000 * 1000);
+	assert_int_equal(t->retries, 0);
+	assert_int_equal(c->interval_ns, 1000LL * 1000 * 1000);
+	assert_false(t->nsid);
+	assert_true(t->dnssec);
+	assert_int_equal(t->n_queries, 1); /* no identity queries */
+	assert_int_equal(t->port, 5353);
+	assert_int_equal(port_of(&t->servers[0]), 5353);
+	assert_int_equal(t->servers[0].port, 0);
+	assert_int_equal(port_of(&t->servers[1]), 5300);
+	assert_int_equal(t->servers[1].port, 5300);
+	assert_int_equal(t->source4.ss_family, AF_INET);
+	assert_int_equal(t->source6.ss_family, AF_INET6);
+	conf_free(c);
+
+	const struct {
+		const char *what;
+		struct conf_adhoc ad;
+		const char *msg;
+	} bad[] = {
+	    {"-4 with an IPv6 literal",
+	     {.servers = servers + 1, .n_servers = 1, .family = CONF_IPV4},
+	     "anycast-probe: ::1 is IPv6, but -4 was given"},
+	    {"-6 with an IPv4 literal",
+	     {.servers = servers, .n_servers = 1, .family = CONF_IPV6},
+	     "anycast-probe: 127.0.0.1 is IPv4, but -6 was given"},
+	    {"-i too short",
+	     {.servers = servers, .n_servers = 1, .interval = "10ms"},
+	     "anycast-probe: bad interval '10ms'"},
+	    {"--timeout",
+	     {.servers = servers, .n_servers = 1, .timeout = "0"},
+	     "anycast-probe: bad timeout '0'"},
+	    {"--retries",
+	     {.servers = servers, .n_servers = 1, .retries = "x"},
+	     "anycast-probe: bad retries 'x'"},
+	    {"-p",
+	     {.servers = servers, .n_servers = 1, .port = "0"},
+	     "anycast-probe: bad port '0'"},
+	    {"-b not local",
+	     {.servers = servers, .n_servers = 1, .source = "192.0.2.77"},
+	     "anycast-probe: source '192.0.2.77' is not an address of this "
+	     "machine"},
+	    {"-b two of a family",
+	     {.servers = servers, .n_servers = 1, .source = "127.0.0.1 "
+	                                                     "127.0.0.2"},
+	     "anycast-probe: two IPv4 source addresses"},
+	    {"-b garbage",
+	     {.servers = servers, .n_servers = 1, .source = "nope"},
+	     "anycast-probe: bad source 'nope'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = NULL;
+		text = NULL;
+		if (adhoc_run(&bad[i].ad, &c, &text) != -EINVAL || c ||
+		    strncmp(text, bad[i].msg, strlen(bad[i].msg)))
+			fail_msg("case '%s': got '%s'", bad[i].what, text);
+		free(text);
+	}
+}
+
 /* ---- conf_print ------------------------------------------------------------
  */
 
@@ -1221,6 +1358,8 @@ int main(void)
 	    cmocka_unit_test(test_long_lines),
 	    cmocka_unit_test(test_localhost),
 	    cmocka_unit_test(test_adhoc),
+	    cmocka_unit_test(test_select),
+	    cmocka_unit_test(test_adhoc_v2),
 	    cmocka_unit_test(test_print),
 	    cmocka_unit_test(test_shipped),
 	};
