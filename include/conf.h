@@ -57,9 +57,9 @@ struct conf_server {
 	int family;         /* CONF_IPV4 or CONF_IPV6 */
 	char addr_text[64]; /* "192.0.2.53", "2001:db8::53" (no brackets) */
 	char *name;         /* host name it came from; NULL for a literal */
-	uint16_t port; /* `ADDR#PORT`/`[IPV6]:PORT`: for every transport of
-	                * the target; 0: the transport's port key */
-	int line;      /* config line of its `server`, 0 ad hoc */
+	uint16_t port;      /* `ADDR#PORT`/`[IPV6]:PORT`: for every transport of
+	                     * the target; 0: the transport's port key */
+	int line;           /* config line of its `server`, 0 ad hoc */
 };
 
 struct conf_target {
@@ -81,16 +81,16 @@ struct conf_target {
 	unsigned retries;
 	bool nsid;
 	uint16_t edns_size;
-	bool dnssec;                /* DO bit on every query */
-	bool cookies;               /* DNS COOKIE on every query */
+	bool dnssec;                 /* DO bit on every query */
+	bool cookies;                /* DNS COOKIE on every query */
 	int64_t identity_timeout_ns; /* identity queries: per attempt cap */
 	/* Version 2 per-target keys. */
 	uint16_t ports[8]; /* per transport index (TR_MAX): `port` (udp and
 	                    * tcp), `tls_port`, `https_port`; 0: default */
 	/* `source`: bind address per family; .ss_family 0 when unset. */
 	struct sockaddr_storage source4, source6;
-	int64_t resolve_interval_ns; /* 0: host names looked up once */
-	char *zone;                  /* presentation form; NULL: none */
+	int64_t resolve_interval_ns;   /* 0: host names looked up once */
+	char *zone;                    /* presentation form; NULL: none */
 	struct conf_server *reference; /* NULL: no reference */
 	char *trust_anchor;            /* file path; NULL: none */
 	char *tls_name;                /* NULL: server name or address */

@@ -843,15 +843,18 @@ static void set_source(struct parser *p, int line, const char *val,
 
 		any = true;
 		if (len >= sizeof(text)) {
-			perr(p, line, "bad source '%.*s': want an IPv4 or "
-			     "IPv6 address", (int)len, w);
+			perr(p, line,
+			     "bad source '%.*s': want an IPv4 or "
+			     "IPv6 address",
+			     (int)len, w);
 			return;
 		}
 		memcpy(text, w, len);
 		text[len] = '\0';
 		if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
 			if (s4.ss_family) {
-				perr(p, line, "two IPv4 source addresses: "
+				perr(p, line,
+				     "two IPv4 source addresses: "
 				     "want one per family");
 				return;
 			}
@@ -859,12 +862,14 @@ static void set_source(struct parser *p, int line, const char *val,
 			ss = &s4;
 		} else if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
 			if (s6.ss_family) {
-				perr(p, line, "two IPv6 source addresses: "
+				perr(p, line,
+				     "two IPv6 source addresses: "
 				     "want one per family");
 				return;
 			}
 			if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-				perr(p, line, "source '%s' is an IPv4-mapped "
+				perr(p, line,
+				     "source '%s' is an IPv4-mapped "
 				     "IPv6 address: write the IPv4 address",
 				     text);
 				return;
@@ -872,15 +877,19 @@ static void set_source(struct parser *p, int line, const char *val,
 			s6.ss_family = AF_INET6;
 			ss = &s6;
 		} else {
-			perr(p, line, "bad source '%s': want an IPv4 or IPv6 "
-			     "address", text);
+			perr(p, line,
+			     "bad source '%s': want an IPv4 or IPv6 "
+			     "address",
+			     text);
 			return;
 		}
 		rc = net_addr_is_local((struct sockaddr *)ss,
 		                       ss == &s4 ? sizeof(*in) : sizeof(*in6));
 		if (rc) {
-			perr(p, line, "source '%s' is not an address of this "
-			     "machine: %s", text, strerror(-rc));
+			perr(p, line,
+			     "source '%s' is not an address of this "
+			     "machine: %s",
+			     text, strerror(-rc));
 			return;
 		}
 	}
@@ -1573,9 +1582,8 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 				t->servers[j].port = (uint16_t)port;
 			if (!(t->servers[j].family & t->families)) {
 				perr(&p, 0, "%s is %s, but %s was given", host,
-				     t->servers[j].family == CONF_IPV4
-				         ? "IPv4"
-				         : "IPv6",
+				     t->servers[j].family == CONF_IPV4 ? "IPv4"
+				                                       : "IPv6",
 				     t->families == CONF_IPV4 ? "-4" : "-6");
 				break;
 			}
@@ -1741,7 +1749,8 @@ int conf_select(struct conf *conf, const char *const *names, size_t n,
 		if (!found) {
 			if (err)
 				fprintf(err, "%s: no [target %s]\n",
-				        conf->path ? conf->path : "anycast-probe",
+				        conf->path ? conf->path
+				                   : "anycast-probe",
 				        names[i]);
 			bad = -EINVAL;
 		}

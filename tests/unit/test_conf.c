@@ -1053,7 +1053,6 @@ static void test_adhoc(void **state)
 	}
 }
 
-
 /* ---- conf_select and the v2 ad-hoc options ------------------------------ */
 
 static void test_select(void **state)
@@ -1096,8 +1095,7 @@ static void test_select(void **state)
 	loaded_free(&l);
 }
 
-static int adhoc_run(const struct conf_adhoc *ad, struct conf **c,
-                     char **text)
+static int adhoc_run(const struct conf_adhoc *ad, struct conf **c, char **text)
 {
 	size_t size = 0;
 	FILE *err = open_memstream(text, &size);
@@ -1173,8 +1171,10 @@ static void test_adhoc_v2(void **state)
 	     "anycast-probe: source '192.0.2.77' is not an address of this "
 	     "machine"},
 	    {"-b two of a family",
-	     {.servers = servers, .n_servers = 1, .source = "127.0.0.1 "
-	                                                     "127.0.0.2"},
+	     {.servers = servers,
+	      .n_servers = 1,
+	      .source = "127.0.0.1 "
+	                "127.0.0.2"},
 	     "anycast-probe: two IPv4 source addresses"},
 	    {"-b garbage",
 	     {.servers = servers, .n_servers = 1, .source = "nope"},
