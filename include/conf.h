@@ -76,6 +76,10 @@ struct conf_target {
 	size_t n_queries;
 	struct conf_tag *tags; /* tag.* of this target */
 	size_t n_tags;
+	/* `identity` names of this target (its own or the [probe] list);
+	 * the queries made of them are in queries[] with identity = true. */
+	char **identity;
+	size_t n_identity;
 	/* Effective values: the [probe] value unless overridden here. */
 	int64_t timeout_ns;
 	unsigned retries;
@@ -175,6 +179,19 @@ int conf_parse_duration(const char *text, int64_t *out_ns);
  * ("time"; "_measurement", "_field", ... in InfluxDB 2): [tags] and tag.*
  * may not use it. The one list both conf and report check. */
 bool conf_tag_reserved(const char *key);
+
+/* True for a SPEC field name ("query_time_ms", "serial_lag", ...): a tag
+ * of that name would make InfluxDB store a tag and a field of one name.
+ * conf_tag_reserved() is true for these too. */
+bool conf_field_name(const char *key);
+
+/* Hook for the DNSSEC module: checks the content of a trust_anchor FILE
+ * for ZONE (DS or DNSKEY records in zone-file format). Returns 0 when
+ * usable, else -1 with a short reason in MSG (conf reports it at the
+ * trust_anchor line). NULL (the default): conf checks only that the file
+ * can be read. Set it before conf_load(). */
+extern int (*conf_trust_anchor_check)(const char *path, const char *zone,
+                                      char *msg, size_t msg_len);
 
 void conf_free(struct conf *conf); /* NULL is fine */
 
