@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "dnsmsg.h"
+#include "transport.h"
 
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"
@@ -208,6 +209,70 @@ static const struct bad_value bad_values[] = {
     {"target", "tag.k", "a\tb", "value of tag 'k' has a control char"},
     {"target", "interval", "1s", "unknown key 'interval' in [target t]"},
     {"target", "measurement", "m", "unknown key 'measurement'"},
+    /* Version 2 keys. */
+    {"probe", "interval", "50ms",
+     "bad interval '50ms': want 0 or a "
+     "duration like 10s, at least 100ms"},
+    {"probe", "interval", "0.000001s", "bad interval"},
+    {"probe", "dnssec", "maybe", "bad dnssec 'maybe': want yes or no"},
+    {"probe", "cookies", "2", "bad cookies '2'"},
+    {"probe", "identity_timeout", "0", "bad identity_timeout '0'"},
+    {"probe", "identity_timeout", "1m", "bad identity_timeout"},
+    {"probe", "instance_map", "^a$",
+     "bad instance_map '^a$': want REGEX "
+     "REPLACEMENT"},
+    {"probe", "instance_map", "( x", "bad instance_map regex '('"},
+    {"probe", "instance_map", "^(a)$ \\2",
+     "bad instance_map replacement '\\2': \\2 but the regex has 1 group"},
+    {"probe", "source", "127.0.0.1", "unknown key 'source' in [probe]"},
+    {"probe", "tls_port", "853", "unknown key 'tls_port' in [probe]"},
+    {"tags", "query_time_ms", "x", "tag key 'query_time_ms' is a field name"},
+    {"tags", "serial_lag", "x", "tag key 'serial_lag' is a field name"},
+    {"tags", "cookie", "x", "tag key 'cookie' is a field name"},
+    {"tags", "port", "x", "tag key 'port' is a reserved tag name"},
+    {"tags", "dnssec", "x", "tag key 'dnssec' is a reserved tag name"},
+    {"tags", "reference", "x", "tag key 'reference' is a reserved tag"},
+    {"tags", "k",
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+     "value of tag 'k' is 257 bytes: at most 256"},
+    {"target", "tag.connect_ms", "x", "tag key 'connect_ms' is a field name"},
+    {"target", "source", "192.0.2.99",
+     "source '192.0.2.99' is not an address of this machine"},
+    {"target", "source", "127.0.0.1 127.0.0.1", "two IPv4 source addresses"},
+    {"target", "source", "::ffff:127.0.0.1",
+     "source '::ffff:127.0.0.1' is an IPv4-mapped IPv6 address"},
+    {"target", "source", "", "empty source"},
+    {"target", "source", "localhost", "bad source 'localhost'"},
+    {"target", "resolve_interval", "500ms", "bad resolve_interval '500ms'"},
+    {"target", "resolve_interval", "2d", "bad resolve_interval"},
+    {"target", "zone", "a..b", "bad zone 'a..b': want a domain name"},
+    {"target", "zone", "a b", "bad zone"},
+    {"target", "reference", "ns.example.se",
+     "bad reference 'ns.example.se': want ADDR[#PORT]"},
+    {"target", "reference", "::ffff:192.0.2.1", "bad reference"},
+    {"target", "reference", "192.0.2.1#0", "bad port in '192.0.2.1#0'"},
+    {"target", "trust_anchor", "/nonexistent/ds",
+     "trust_anchor '/nonexistent/ds' cannot be read"},
+    {"target", "trust_anchor", "", "empty trust_anchor"},
+    {"target", "tls_port", "0", "bad tls_port '0': want 1..65535"},
+    {"target", "https_port", "x", "bad https_port 'x'"},
+    {"target", "https_path", "dns-query", "bad https_path 'dns-query'"},
+    {"target", "https_path", "/a b", "bad https_path"},
+    {"target", "https_method", "put",
+     "bad https_method 'put': want post "
+     "or get"},
+    {"target", "tls_name", "a..b", "bad tls_name 'a..b'"},
+    {"target", "tls_ca", "/nonexistent/ca",
+     "tls_ca '/nonexistent/ca' "
+     "cannot be read"},
+    {"target", "tls_verify", "sometimes", "bad tls_verify 'sometimes'"},
+    {"target", "query", "x A rcode=BOGUS", "bad rcode list 'BOGUS'"},
+    {"target", "query", "x A rcode=NOERROR,,", "bad rcode list"},
+    {"target", "dnssec", "x", "bad dnssec 'x'"},
+    {"target", "cookies", "x", "bad cookies 'x'"},
+    {"target", "identity_timeout", "5y", "bad identity_timeout '5y'"},
+    {"target", "instance_map", "a b", "unknown key 'instance_map'"},
+    {"target", "interval", "0", "unknown key 'interval'"},
 };
 
 static void test_bad_values(void **state)
@@ -215,7 +280,7 @@ static void test_bad_values(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
 		const struct bad_value *b = &bad_values[i];
-		char text[512], name[160];
+		char text[1024], name[400];
 		struct loaded l;
 		int line;
 
@@ -350,6 +415,37 @@ static const struct bad_config bad_configs[] = {
      "[probe]\nrate = 0\n" T,
      0,
      {{3, "bad rate"}}},
+    {"edns_size 0 with nsid = yes",
+     "[probe]\nedns_size = 0\nnsid = yes\n" T,
+     0,
+     {{3, "nsid = yes needs EDNS, but edns_size = 0"}}},
+    {"edns_size 0 with cookies = yes in the target",
+     T "edns_size = 0\ncookies = yes\ndnssec = yes\n",
+     0,
+     {{5, "cookies = yes needs EDNS"}, {6, "dnssec = yes needs EDNS"}}},
+    {"[probe] dnssec with edns_size 0: reported once",
+     "[probe]\nedns_size = 0\ndnssec = yes\n" T
+     "[target u]\nserver = 192.0.2.2\nquery = x\n",
+     0,
+     {{3, "dnssec = yes needs EDNS"}}},
+    {"trust_anchor without a zone",
+     "[target t]\nserver = 192.0.2.1\nquery = x A\n"
+     "trust_anchor = /dev/null\n",
+     0,
+     {{4, "trust_anchor needs a zone"}}},
+    {"reference without a zone",
+     "[target t]\nserver = 192.0.2.1\nquery = x A\n"
+     "reference = 192.0.2.9\n",
+     0,
+     {{4, "reference needs a zone"}}},
+    {"duplicate server line",
+     T "server = 192.0.2.1\nserver = 192.0.2.1#53\n",
+     0,
+     {{4, "duplicate server '192.0.2.1' (first on line 2)"}}},
+    {"duplicate port key",
+     T "tls_port = 1\ntls_port = 2\n",
+     0,
+     {{5, "duplicate key 'tls_port' (first set on line 4)"}}},
     {"long bad line keeps line numbers",
      "[probe]\nmeasurement = "
      "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
@@ -1301,6 +1397,245 @@ static void test_print(void **state)
 	loaded_free(&l);
 }
 
+/* ---- Version 2 keys ------------------------------------------------------ */
+
+static const char every_v2_key[] =
+    "[probe]\n"
+    "interval = 100ms\n"
+    "dnssec = yes\n"
+    "cookies = no\n"
+    "identity_timeout = 500ms\n"
+    "instance_map = ^([a-z]{3})[0-9]*\\..*$ <\\1>\n"
+    "[tags]\n"
+    "long = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+    "[target v2]\n"
+    "server = 192.0.2.53#5353\n"
+    "server = [2001:db8::53]:5354\n"
+    "server = 198.51.100.9\n"
+    "source = 127.0.0.1\n"
+    "resolve_interval = 1h\n"
+    "zone = example.se.\n"
+    "reference = 198.51.100.1#5300\n"
+    "trust_anchor = /dev/null\n"
+    "tls_port = 8853\n"
+    "https_port = 8443\n"
+    "https_path = /q\n"
+    "https_method = GET\n"
+    "tls_name = ns.example.se\n"
+    "tls_ca = /dev/null\n"
+    "tls_verify = no\n"
+    "query = example.se SOA\n"
+    "query = nx.example.se A rcode=NXDOMAIN,NOERROR\n"
+    "query = example.se DNSKEY\n"
+    "port = 5300\n"
+    "timeout = 1s\n"
+    "retries = 2\n"
+    "nsid = no\n"
+    "identity = hostname.bind\n"
+    "edns_size = 4096\n"
+    "dnssec = no\n"
+    "cookies = yes\n"
+    "identity_timeout = 2s\n"
+    "[target inherit]\n"
+    "server = 192.0.2.1\n"
+    "query = se SOA\n"
+    "trust_anchor = /dev/null\n"
+    "reference = 2001:db8::1\n";
+
+static void test_every_v2_key(void **state)
+{
+	struct loaded l;
+	const struct conf *c;
+	const struct conf_target *t;
+	uint16_t dnskey;
+
+	(void)state;
+	assert_int_equal(dnsmsg_parse_type("DNSKEY", &dnskey), 0);
+	load_text(&l, every_v2_key, 0);
+	expect_ok(&l, "every v2 key");
+	c = l.conf;
+	assert_int_equal(c->interval_ns, 100LL * 1000 * 1000);
+	assert_true(c->dnssec);
+	assert_false(c->cookies);
+	assert_int_equal(c->identity_timeout_ns, 500LL * 1000 * 1000);
+	assert_string_equal(c->instance_map_re, "^([a-z]{3})[0-9]*\\..*$");
+	assert_string_equal(c->instance_map_repl, "<\\1>");
+	assert_int_equal(strlen(c->tags[0].value), 256);
+
+	t = &c->targets[0];
+	assert_int_equal(t->n_servers, 3);
+	assert_int_equal(t->servers[0].port, 5353);
+	assert_int_equal(port_of(&t->servers[0]), 5353);
+	assert_int_equal(t->servers[0].line, 10);
+	assert_string_equal(t->servers[1].addr_text, "2001:db8::53");
+	assert_int_equal(t->servers[1].port, 5354);
+	assert_int_equal(port_of(&t->servers[1]), 5354);
+	assert_int_equal(t->servers[2].port, 0);
+	assert_int_equal(port_of(&t->servers[2]), 5300);
+	assert_int_equal(t->servers[2].line, 12);
+	assert_int_equal(t->port, 5300);
+	for (size_t i = 0; i < transport_count; i++) {
+		uint16_t want =
+		    !strcmp(transport_table[i].port_key, "port")       ? 5300
+		    : !strcmp(transport_table[i].port_key, "tls_port") ? 8853
+		                                                       : 8443;
+
+		assert_int_equal(t->ports[i], want);
+	}
+	assert_int_equal(t->source4.ss_family, AF_INET);
+	assert_int_equal(t->source6.ss_family, 0);
+	assert_int_equal(t->resolve_interval_ns, 3600LL * 1000 * 1000 * 1000);
+	assert_string_equal(t->zone, "example.se");
+	assert_non_null(t->reference);
+	assert_string_equal(t->reference->addr_text, "198.51.100.1");
+	assert_int_equal(t->reference->port, 5300);
+	assert_int_equal(port_of(t->reference), 5300);
+	assert_string_equal(t->trust_anchor, "/dev/null");
+	assert_string_equal(t->https_path, "/q");
+	assert_true(t->https_get);
+	assert_string_equal(t->tls_name, "ns.example.se");
+	assert_string_equal(t->tls_ca, "/dev/null");
+	assert_false(t->tls_verify);
+	/* Configured queries, then identity; the configured DNSKEY query is
+	 * the trust anchor's (not added twice). */
+	assert_int_equal(t->n_queries, 4);
+	assert_int_equal(t->queries[0].expect_rcodes, 1);
+	assert_int_equal(t->queries[0].line, 25);
+	assert_int_equal(t->queries[1].expect_rcodes, (1u << 3) | 1u);
+	assert_int_equal(t->queries[2].type, dnskey);
+	assert_true(t->queries[2].dnskey);
+	assert_int_equal(t->queries[2].line, 27);
+	assert_true(t->queries[3].identity);
+	assert_string_equal(t->queries[3].name, "hostname.bind");
+	assert_int_equal(t->timeout_ns, 1000LL * 1000 * 1000);
+	assert_int_equal(t->retries, 2);
+	assert_false(t->nsid);
+	assert_int_equal(t->edns_size, 4096);
+	assert_false(t->dnssec);
+	assert_true(t->cookies);
+	assert_int_equal(t->identity_timeout_ns, 2000LL * 1000 * 1000);
+
+	/* inherit: the [probe] values and the defaults. */
+	t = &c->targets[1];
+	assert_true(t->dnssec);
+	assert_false(t->cookies);
+	assert_int_equal(t->identity_timeout_ns, 500LL * 1000 * 1000);
+	assert_true(t->tls_verify);
+	assert_false(t->https_get);
+	assert_string_equal(t->https_path, "/dns-query");
+	assert_null(t->tls_name);
+	assert_null(t->tls_ca);
+	assert_int_equal(t->resolve_interval_ns, 0);
+	assert_string_equal(t->zone, "se"); /* the first SOA query's name */
+	assert_int_equal(t->reference->family, CONF_IPV6);
+	assert_int_equal(t->reference->port, 0);
+	assert_int_equal(port_of(t->reference), 53);
+	for (size_t i = 0; i < transport_count; i++)
+		assert_int_equal(t->ports[i], transport_table[i].default_port);
+	assert_int_equal(t->n_identity, 2);
+	/* se SOA, hostname.bind, id.server, then se DNSKEY. */
+	assert_int_equal(t->n_queries, 4);
+	assert_true(t->queries[1].identity && t->queries[2].identity);
+	assert_true(t->queries[3].dnskey);
+	assert_int_equal(t->queries[3].type, dnskey);
+	assert_string_equal(t->queries[3].name, "se");
+	assert_int_equal(t->queries[3].line, 0);
+	loaded_free(&l);
+}
+
+/* The printed config loads back as the same config (v2 keys included). */
+static void test_round_trip_v2(void **state)
+{
+	struct loaded l, again;
+	char *text = NULL, *text2 = NULL;
+	size_t size = 0, size2 = 0;
+	FILE *out;
+
+	(void)state;
+	load_text(&l, every_v2_key, 0);
+	expect_ok(&l, "v2 round trip");
+	out = open_memstream(&text, &size);
+	conf_print(l.conf, out);
+	fclose(out);
+	assert_non_null(strstr(text, "server = 192.0.2.53#5353\t"));
+	assert_non_null(strstr(text, "server = [2001:db8::53]:5354\t"));
+	assert_non_null(strstr(text, "reference = 198.51.100.1#5300\n"));
+	assert_non_null(strstr(text, "query = nx.example.se A IN "
+	                             "rcode=NOERROR,NXDOMAIN\n"));
+	assert_non_null(strstr(text, "; query = se DNSKEY IN (from "
+	                             "trust_anchor)\n"));
+	assert_non_null(strstr(text, "instance_map = ^([a-z]{3})[0-9]*\\..*$ "
+	                             "<\\1>\n"));
+	assert_non_null(strstr(text, "https_method = get\n"));
+	assert_non_null(strstr(text, "tls_port = 8853\nhttps_port = 8443\n"));
+	load_text(&again, text, 0);
+	expect_ok(&again, "v2 round trip, loaded again");
+	out = open_memstream(&text2, &size2);
+	conf_print(again.conf, out);
+	fclose(out);
+	strip_comments(text);
+	strip_comments(text2);
+	assert_string_equal(text, text2);
+	free(text);
+	free(text2);
+	loaded_free(&again);
+	loaded_free(&l);
+}
+
+/* ---- reader limits (issue 10) ------------------------------------------ */
+
+static void test_limits(void **state)
+{
+	struct loaded l;
+	char *text;
+	size_t n;
+	struct conf *c = NULL;
+	char *err = NULL;
+	size_t esize = 0;
+	FILE *ef;
+
+	(void)state;
+	/* A line of 64 KiB is read; one byte more is an error on its line,
+	 * and the next line keeps its number. */
+	text = malloc(160 * 1024);
+	assert_non_null(text);
+	n = (size_t)snprintf(text, 160 * 1024, T "; ");
+	memset(text + n, 'c', 64 * 1024 - 2);
+	n += 64 * 1024 - 2;
+	n += (size_t)snprintf(text + n, 200, "\n; x");
+	memset(text + n, 'c', 64 * 1024 - 2);
+	n += 64 * 1024 - 2;
+	n += (size_t)snprintf(text + n, 200, "\nport = 0\n");
+	load_text(&l, text, n);
+	assert_int_equal(l.nerr, 2);
+	expect_error(&l, "long line", 5, "line longer than 64 KiB");
+	expect_error(&l, "after the long line", 6, "bad port '0'");
+	loaded_free(&l);
+
+	/* 150 bad lines: 100 printed, the lowest lines, then a count. */
+	n = (size_t)snprintf(text, 80 * 1024, T);
+	for (int i = 0; i < 150; i++)
+		n += (size_t)snprintf(text + n, 80 * 1024 - n, "bad %d\n", i);
+	load_text(&l, text, n);
+	assert_int_equal(l.rc, -EINVAL);
+	assert_int_equal(l.nerr, 101);
+	expect_error(&l, "first", 4, "expected KEY = VALUE");
+	expect_error(&l, "100th", 103, "expected KEY = VALUE");
+	expect_error(&l, "count", 0, "... and 50 more errors");
+	loaded_free(&l);
+	free(text);
+
+	/* /dev/zero: one endless line of NULs. Read as a stream up to the
+	 * file limit, then a whole-file error. */
+	ef = open_memstream(&err, &esize);
+	assert_int_equal(conf_load(&c, "/dev/zero", ef), -EINVAL);
+	fclose(ef);
+	assert_null(c);
+	assert_string_equal(err,
+	                    "/dev/zero: file larger than 16 MiB: not read\n");
+	free(err);
+}
+
 /* ---- shipped examples
  * -------------------------------------------------------- */
 
@@ -1366,6 +1701,9 @@ int main(void)
 	    cmocka_unit_test(test_localhost),
 	    cmocka_unit_test(test_adhoc),
 	    cmocka_unit_test(test_select),
+	    cmocka_unit_test(test_every_v2_key),
+	    cmocka_unit_test(test_round_trip_v2),
+	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_adhoc_v2),
 	    cmocka_unit_test(test_print),
 	    cmocka_unit_test(test_shipped),
