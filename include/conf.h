@@ -1,12 +1,13 @@
 /*
  * conf: the probe's configuration. Reads the INI file through libinih (or
- * builds an ad-hoc config from -s/-q/-t), checks every value once, expands
- * host names into addresses, and prints the effective configuration for
- * --check-config. It owns no sockets and sends nothing but the system
- * resolver's look-ups of configured host names.
+ * builds an ad-hoc config from the command line), checks every value once,
+ * expands host names into addresses (looked up by resolve.c, conf does no
+ * network I/O itself), and prints the effective configuration for
+ * --check-config, which loads back as the same configuration.
  *
- * Errors are printed to the given stream as "FILE:LINE: message", every one
- * of them (not only the first); a config with any error is rejected whole.
+ * Errors are printed to the given stream as "FILE:LINE: message" ("FILE:
+ * message" when tied to no line), up to 100 of them sorted by line, then
+ * "... and N more errors"; a config with any error is rejected whole.
  */
 #ifndef ANYCAST_PROBE_CONF_H
 #define ANYCAST_PROBE_CONF_H
@@ -90,7 +91,8 @@ struct conf_target {
 	int64_t identity_timeout_ns; /* identity queries: per attempt cap */
 	/* Version 2 per-target keys. */
 	uint16_t ports[8]; /* per transport index (TR_MAX): `port` (udp and
-	                    * tcp), `tls_port`, `https_port`; 0: default */
+	                    * tcp), `tls_port`, `https_port`; always filled:
+	                    * the transport's default_port when not set */
 	/* `source`: bind address per family; .ss_family 0 when unset. */
 	struct sockaddr_storage source4, source6;
 	int64_t resolve_interval_ns;   /* 0: host names looked up once */
@@ -100,7 +102,7 @@ struct conf_target {
 	char *tls_name;                /* NULL: server name or address */
 	char *tls_ca;                  /* NULL: the system store */
 	bool tls_verify;
-	char *https_path; /* "/dns-query" */
+	char *https_path; /* never NULL: "/dns-query" by default */
 	bool https_get;   /* https_method = get */
 };
 
@@ -150,13 +152,17 @@ struct conf_adhoc {
 };
 
 /* Parse and check PATH. On success *out owns a new conf and 0 is returned.
- * On any error every problem is printed to ERR as "PATH:LINE: message"
- * (LINE 0 when not tied to a line, e.g. the file cannot be opened),
- * *out is NULL, and -EINVAL (or -ENOENT when the file does not exist) is
- * returned. Host names are resolved here (getaddrinfo, per `family`). */
+ * On any error the problems are printed to ERR as "PATH:LINE: message"
+ * ("PATH: message" when not tied to a line, e.g. the file cannot be
+ * opened), *out is NULL, and -EINVAL (or -ENOENT when the file does not
+ * exist) is returned. Host names are looked up here (resolve_name(), per
+ * `family`); `source` addresses are checked by a bind() (nothing sent). */
 int conf_load(struct conf **out, const char *path, FILE *err);
 
-/* Same for ad-hoc mode; errors are printed as "anycast-probe: message". */
+/* Same for ad-hoc mode; errors are printed as "anycast-probe: message".
+ * ADHOC's v2 fields follow the config keys' rules (interval 0 or >= 100ms,
+ * source an address of this machine); -4/-6 with a literal server of the
+ * other family is an error. */
 int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err);
 
 /* Keep only the targets named in NAMES[0..N) (--target NAME, repeatable),
