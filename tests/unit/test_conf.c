@@ -1218,6 +1218,8 @@ static void test_adhoc_v2(void **state)
 	                        .no_nsid = true,
 	                        .dnssec = true,
 	                        .interval = "1s"};
+	const char *two[] = {"127.0.0.1 ::1"};
+	const char *mapped[] = {"::ffff:127.0.0.1"};
 	struct conf *c = NULL;
 	char *text = NULL;
 	const struct conf_target *t;
@@ -1276,6 +1278,12 @@ static void test_adhoc_v2(void **state)
 	      .source = "127.0.0.1 "
 	                "127.0.0.2"},
 	     "anycast-probe: two IPv4 source addresses"},
+	    {"-s with two addresses",
+	     {.servers = two, .n_servers = 1},
+	     "anycast-probe: bad server '127.0.0.1 ::1': one address per -s"},
+	    {"-s IPv4-mapped",
+	     {.servers = mapped, .n_servers = 1},
+	     "anycast-probe: bad server '::ffff:127.0.0.1': an IPv4-mapped"},
 	    {"-b garbage",
 	     {.servers = servers, .n_servers = 1, .source = "nope"},
 	     "anycast-probe: bad source 'nope'"},
