@@ -51,6 +51,13 @@ struct conf_query {
 	int line; /* config line, 0 when added or ad hoc */
 };
 
+/* A `server` line that names a host (its addresses are in servers[]). */
+struct conf_host {
+	char *name;
+	uint16_t port; /* its own port (NAME#PORT), 0: the target's */
+	int line;
+};
+
 /* One address to query. */
 struct conf_server {
 	struct sockaddr_storage addr; /* port filled in from the target */
@@ -68,6 +75,11 @@ struct conf_target {
 	int line;   /* line of the section header, 0 for ad hoc */
 	struct conf_server *servers;
 	size_t n_servers;
+	/* The host names among the server lines, in config order: what
+	 * resolve_interval looks up again (conf_host_names(),
+	 * conf_target_refresh()). */
+	struct conf_host *hosts;
+	size_t n_hosts;
 	uint16_t port;
 	unsigned transports; /* CONF_UDP | CONF_TCP */
 	unsigned families; /* CONF_IPV4 | CONF_IPV6, for host name expansion */
@@ -171,6 +183,25 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err);
  * -EINVAL is returned with CONF unchanged. */
 int conf_select(struct conf *conf, const char *const *names, size_t n,
                 FILE *err);
+
+/* Re-resolution (resolve_interval): the distinct host names of the
+ * targets whose resolve_interval_ns > 0, for resolve_start(). *NAMES
+ * points into CONF (valid while it lives and is not refreshed); the caller
+ * frees the array. Returns 0 or -ENOMEM. */
+int conf_host_names(const struct conf *conf, const char ***names, size_t *n);
+
+struct resolve_host;
+/* Rebuild T's servers from fresh look-ups HOSTS[0..N) (resolve_collect()
+ * output): literal servers stay, first and in order; then for each host of
+ * T, in config order, its new addresses of T's families with its port. A
+ * host whose look-up failed, or that is not in HOSTS, keeps its addresses
+ * (a resolver hiccup does not stop probing); one that now has no address
+ * in the families has none. Equal addresses are kept once. *CHANGED says
+ * whether the set of addresses differs. T->servers is a new array: pointers
+ * into the old one (jobs) must be rebuilt. Returns 0, or -ENOMEM with T
+ * unchanged. */
+int conf_target_refresh(struct conf_target *t, const struct resolve_host *hosts,
+                        size_t n, bool *changed);
 
 /* Print the effective configuration (every target, address, transport,
  * query and effective option) in a readable form. */

@@ -197,6 +197,8 @@ void cf_check(struct cf_parser *p);
 /* Add the servers of TEXT (an address or host name) to T. */
 void cf_add_server(struct cf_parser *p, struct conf_target *t, const char *text,
                    int line, uint16_t port);
+int cf_server_init(struct conf_server *s, const struct sockaddr_storage *sa,
+                   uint16_t port);
 void cf_add_identity(struct cf_parser *p, struct conf_target *t, char **names,
                      size_t n);
 const char *cf_family_names(unsigned families);

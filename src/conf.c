@@ -438,6 +438,9 @@ static void free_target(struct conf_target *t)
 	for (size_t j = 0; j < t->n_servers; j++)
 		free_server(&t->servers[j]);
 	free(t->servers);
+	for (size_t j = 0; j < t->n_hosts; j++)
+		free(t->hosts[j].name);
+	free(t->hosts);
 	for (size_t j = 0; j < t->n_queries; j++)
 		free(t->queries[j].name);
 	free(t->queries);

@@ -72,39 +72,49 @@ static bool valid_hostname(const char *s)
 	return true;
 }
 
+/* S for address SA with PORT in its sockaddr; 0 or -errno (inet_ntop). */
+int cf_server_init(struct conf_server *s, const struct sockaddr_storage *sa,
+                   uint16_t port)
+{
+	const void *bytes;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(&s->addr, sa, sizeof(s->addr));
+	if (sa->ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&s->addr;
+
+		in->sin_port = htons(port);
+		s->addrlen = sizeof(*in);
+		s->family = CONF_IPV4;
+		bytes = &in->sin_addr;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s->addr;
+
+		in6->sin6_port = htons(port);
+		s->addrlen = sizeof(*in6);
+		s->family = CONF_IPV6;
+		bytes = &in6->sin6_addr;
+	}
+	if (!inet_ntop(sa->ss_family, bytes, s->addr_text,
+	               sizeof(s->addr_text)))
+		return -errno;
+	return 0;
+}
+
 static void add_addr(struct cf_parser *p, struct conf_target *t,
                      const struct sockaddr_storage *sa, uint16_t port,
                      uint16_t own_port, const char *name, int line)
 {
 	struct conf_server s;
-	const void *bytes;
 
-	memset(&s, 0, sizeof(s));
-	memcpy(&s.addr, sa, sizeof(s.addr));
-	if (sa->ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&s.addr;
-
-		in->sin_port = htons(port);
-		s.addrlen = sizeof(*in);
-		s.family = CONF_IPV4;
-		bytes = &in->sin_addr;
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s.addr;
-
-		in6->sin6_port = htons(port);
-		s.addrlen = sizeof(*in6);
-		s.family = CONF_IPV6;
-		bytes = &in6->sin6_addr;
+	if (cf_server_init(&s, sa, port) < 0) {
+		cf_err(p, line, "cannot format address: %s", strerror(errno));
+		return;
 	}
 	for (size_t i = 0; i < t->n_servers; i++)
 		if (t->servers[i].addrlen == s.addrlen &&
 		    !memcmp(&t->servers[i].addr, &s.addr, s.addrlen))
 			return; /* the same address from another name */
-	if (!inet_ntop(sa->ss_family, bytes, s.addr_text,
-	               sizeof(s.addr_text))) {
-		cf_err(p, line, "cannot format address: %s", strerror(errno));
-		return;
-	}
 	s.port = own_port;
 	s.line = line;
 	if (name && !(s.name = cf_dup(p, name)))
@@ -184,6 +194,13 @@ void cf_add_server(struct cf_parser *p, struct conf_target *t, const char *text,
 		       text);
 		return;
 	}
+	if (cf_grow(p, (void **)&t->hosts, t->n_hosts, sizeof(*t->hosts)))
+		return;
+	t->hosts[t->n_hosts].name = cf_dup(p, text);
+	t->hosts[t->n_hosts].port = own_port;
+	t->hosts[t->n_hosts].line = line;
+	if (t->hosts[t->n_hosts].name)
+		t->n_hosts++;
 	if (resolve_name(text, &host) < 0) {
 		cf_nomem(p, line);
 		return;

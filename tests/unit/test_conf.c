@@ -4,6 +4,7 @@
  * ad-hoc mode, host-name expansion (only "localhost"), conf_print, and the
  * example configs shipped in conf/.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 
 #include "conf.h"
 #include "dnsmsg.h"
+#include "resolve.h"
 #include "transport.h"
 
 #ifndef FIXTURES
@@ -1644,6 +1646,95 @@ static void test_limits(void **state)
 	free(err);
 }
 
+/* ---- re-resolution: conf_host_names and conf_target_refresh ------------- */
+
+static struct sockaddr_storage ss_of(const char *text)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr) ==
+	    1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, text,
+	                   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	return ss;
+}
+
+static void test_refresh(void **state)
+{
+	struct loaded l;
+	const char **names = NULL;
+	size_t n = 0;
+	struct conf_target *t;
+	struct sockaddr_storage addrs[4];
+	struct resolve_host host = {
+	    .name = "LOCALHOST", .addrs = addrs, .n_addrs = 4};
+	struct resolve_host failed = {.name = "localhost", .err = EAI_AGAIN};
+	bool changed = false;
+
+	(void)state;
+	load_text(&l,
+	          "[target a]\nserver = 192.0.2.1\nserver = localhost#5300\n"
+	          "query = x\nresolve_interval = 1h\nfamily = ipv4\n"
+	          "[target b]\nserver = localhost\nquery = x\n"
+	          "resolve_interval = 60s\n"
+	          "[target c]\nserver = localhost\nquery = x\n",
+	          0);
+	expect_ok(&l, "refresh");
+	t = &l.conf->targets[0];
+	assert_int_equal(t->n_hosts, 1);
+	assert_string_equal(t->hosts[0].name, "localhost");
+	assert_int_equal(t->hosts[0].port, 5300);
+	assert_int_equal(t->hosts[0].line, 3);
+	assert_int_equal(conf_host_names(l.conf, &names, &n), 0);
+	assert_int_equal(n, 1); /* a and b share it; c looks up once */
+	assert_string_equal(names[0], "localhost");
+	free(names);
+
+	/* New addresses: 127.0.0.2, 192.0.2.1 and 192.0.2.9 (ipv4 only);
+	 * 192.0.2.1 on the name's port 5300 is not the literal's port 53. */
+	addrs[0] = ss_of("127.0.0.2");
+	addrs[1] = ss_of("::1");
+	addrs[2] = ss_of("192.0.2.1");
+	addrs[3] = ss_of("192.0.2.9");
+	assert_int_equal(conf_target_refresh(t, &host, 1, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(t->n_servers, 4);
+	assert_string_equal(t->servers[0].addr_text, "192.0.2.1");
+	assert_null(t->servers[0].name);
+	assert_int_equal(port_of(&t->servers[0]), 53);
+	assert_string_equal(t->servers[1].addr_text, "127.0.0.2");
+	assert_string_equal(t->servers[1].name, "localhost");
+	assert_int_equal(port_of(&t->servers[1]), 5300);
+	assert_int_equal(t->servers[1].port, 5300);
+	assert_int_equal(t->servers[1].line, 3);
+	assert_string_equal(t->servers[2].addr_text, "192.0.2.1");
+	assert_int_equal(port_of(&t->servers[2]), 5300);
+	assert_string_equal(t->servers[3].addr_text, "192.0.2.9");
+
+	/* The same again: no change. A failed look-up keeps the addresses. */
+	assert_int_equal(conf_target_refresh(t, &host, 1, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(conf_target_refresh(t, &failed, 1, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(t->n_servers, 4);
+	assert_int_equal(conf_target_refresh(t, NULL, 0, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(t->n_servers, 4);
+
+	/* The name now has no IPv4 address: its servers go, the literal
+	 * stays. */
+	host.n_addrs = 2;
+	addrs[0] = ss_of("::2");
+	assert_int_equal(conf_target_refresh(t, &host, 1, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(t->n_servers, 1);
+	assert_string_equal(t->servers[0].addr_text, "192.0.2.1");
+	loaded_free(&l);
+}
+
 /* ---- shipped examples
  * -------------------------------------------------------- */
 
@@ -1712,6 +1803,7 @@ int main(void)
 	    cmocka_unit_test(test_every_v2_key),
 	    cmocka_unit_test(test_round_trip_v2),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_adhoc_v2),
 	    cmocka_unit_test(test_print),
 	    cmocka_unit_test(test_shipped),
