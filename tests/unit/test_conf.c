@@ -1646,6 +1646,37 @@ static void test_limits(void **state)
 	free(err);
 }
 
+/* The DNSSEC module's hook sees the file and the zone; its reason is
+ * reported at the trust_anchor line. */
+static int anchor_calls;
+
+static int fake_anchor(const char *path, const char *zone, char *msg,
+                       size_t len)
+{
+	anchor_calls++;
+	assert_string_equal(path, "/dev/null");
+	assert_string_equal(zone, "example.se");
+	snprintf(msg, len, "no DS or DNSKEY record for %s", zone);
+	return -1;
+}
+
+static void test_trust_anchor_hook(void **state)
+{
+	struct loaded l;
+
+	(void)state;
+	conf_trust_anchor_check = fake_anchor;
+	load_text(&l, T "trust_anchor = /dev/null\n", 0);
+	conf_trust_anchor_check = NULL;
+	assert_int_equal(anchor_calls, 1);
+	assert_int_equal(l.rc, -EINVAL);
+	assert_int_equal(l.nerr, 1);
+	expect_error(&l, "anchor hook", 4,
+	             "trust_anchor '/dev/null': no DS or DNSKEY record for "
+	             "example.se");
+	loaded_free(&l);
+}
+
 /* ---- re-resolution: conf_host_names and conf_target_refresh ------------- */
 
 static struct sockaddr_storage ss_of(const char *text)
@@ -1804,6 +1835,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip_v2),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_refresh),
+	    cmocka_unit_test(test_trust_anchor_hook),
 	    cmocka_unit_test(test_adhoc_v2),
 	    cmocka_unit_test(test_print),
 	    cmocka_unit_test(test_shipped),
