@@ -626,10 +626,6 @@ int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err)
 		sl = &ts->servers[ts->n_servers++];
 		sl->text = host;
 		sl->port = port;
-		/* Without -p, the first server's port is the target's, as
-		 * before -p existed. */
-		if (i == 0 && !adhoc->port && port)
-			t->port = port;
 	}
 	cf_check(&p);
 	return cf_finish_conf(&p, out, 0);

@@ -1244,6 +1244,24 @@ static void test_adhoc_v2(void **state)
 	assert_int_equal(port_of(&t->servers[1]), 5300);
 	assert_int_equal(t->servers[1].port, 5300);
 	assert_int_equal(t->source4.ss_family, AF_INET);
+	conf_free(c);
+
+	/* A port of its own is that server's only: the next one without
+	 * gets -p's, or 53. */
+	ad.port = NULL;
+	{
+		const char *mix[] = {"::1#5300", "127.0.0.1"};
+
+		ad.servers = mix;
+		ad.n_servers = 2;
+		text = NULL;
+		assert_int_equal(adhoc_run(&ad, &c, &text), 0);
+		free(text);
+	}
+	t = &c->targets[0];
+	assert_int_equal(port_of(&t->servers[0]), 5300);
+	assert_int_equal(port_of(&t->servers[1]), 53);
+	assert_int_equal(t->port, 53);
 	assert_int_equal(t->source6.ss_family, AF_INET6);
 	conf_free(c);
 
