@@ -165,11 +165,10 @@ void cf_print_identity(FILE *out, const struct cf_key *k, const void *field)
 	fputc('\n', out);
 }
 
-/* A transport is usable once its row has ops; udp and tcp (the first two
- * rows) are driven by probe.c directly until its scheduler uses the ops. */
+/* A transport is usable once its row has ops (transport.c). */
 static bool transport_built(size_t i)
 {
-	return transport_table[i].ops || ((1u << i) & (CONF_UDP | CONF_TCP));
+	return transport_table[i].ops != NULL;
 }
 
 static void want_transports(char *buf, size_t size)
