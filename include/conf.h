@@ -1,12 +1,13 @@
 /*
  * conf: the probe's configuration. Reads the INI file through libinih (or
- * builds an ad-hoc config from -s/-q/-t), checks every value once, expands
- * host names into addresses, and prints the effective configuration for
- * --check-config. It owns no sockets and sends nothing but the system
- * resolver's look-ups of configured host names.
+ * builds an ad-hoc config from the command line), checks every value once,
+ * expands host names into addresses (looked up by resolve.c, conf does no
+ * network I/O itself), and prints the effective configuration for
+ * --check-config, which loads back as the same configuration.
  *
- * Errors are printed to the given stream as "FILE:LINE: message", every one
- * of them (not only the first); a config with any error is rejected whole.
+ * Errors are printed to the given stream as "FILE:LINE: message" ("FILE:
+ * message" when tied to no line), up to 100 of them sorted by line, then
+ * "... and N more errors"; a config with any error is rejected whole.
  */
 #ifndef ANYCAST_PROBE_CONF_H
 #define ANYCAST_PROBE_CONF_H
@@ -50,6 +51,13 @@ struct conf_query {
 	int line; /* config line, 0 when added or ad hoc */
 };
 
+/* A `server` line that names a host (its addresses are in servers[]). */
+struct conf_host {
+	char *name;
+	uint16_t port; /* its own port (NAME#PORT), 0: the target's */
+	int line;
+};
+
 /* One address to query. */
 struct conf_server {
 	struct sockaddr_storage addr; /* port filled in from the target */
@@ -57,9 +65,9 @@ struct conf_server {
 	int family;         /* CONF_IPV4 or CONF_IPV6 */
 	char addr_text[64]; /* "192.0.2.53", "2001:db8::53" (no brackets) */
 	char *name;         /* host name it came from; NULL for a literal */
-	uint16_t port; /* `ADDR#PORT`/`[IPV6]:PORT`: for every transport of
-	                * the target; 0: the transport's port key */
-	int line;      /* config line of its `server`, 0 ad hoc */
+	uint16_t port;      /* `ADDR#PORT`/`[IPV6]:PORT`: for every transport of
+	                     * the target; 0: the transport's port key */
+	int line;           /* config line of its `server`, 0 ad hoc */
 };
 
 struct conf_target {
@@ -67,6 +75,11 @@ struct conf_target {
 	int line;   /* line of the section header, 0 for ad hoc */
 	struct conf_server *servers;
 	size_t n_servers;
+	/* The host names among the server lines, in config order: what
+	 * resolve_interval looks up again (conf_host_names(),
+	 * conf_target_refresh()). */
+	struct conf_host *hosts;
+	size_t n_hosts;
 	uint16_t port;
 	unsigned transports; /* CONF_UDP | CONF_TCP */
 	unsigned families; /* CONF_IPV4 | CONF_IPV6, for host name expansion */
@@ -76,27 +89,32 @@ struct conf_target {
 	size_t n_queries;
 	struct conf_tag *tags; /* tag.* of this target */
 	size_t n_tags;
+	/* `identity` names of this target (its own or the [probe] list);
+	 * the queries made of them are in queries[] with identity = true. */
+	char **identity;
+	size_t n_identity;
 	/* Effective values: the [probe] value unless overridden here. */
 	int64_t timeout_ns;
 	unsigned retries;
 	bool nsid;
 	uint16_t edns_size;
-	bool dnssec;                /* DO bit on every query */
-	bool cookies;               /* DNS COOKIE on every query */
+	bool dnssec;                 /* DO bit on every query */
+	bool cookies;                /* DNS COOKIE on every query */
 	int64_t identity_timeout_ns; /* identity queries: per attempt cap */
 	/* Version 2 per-target keys. */
 	uint16_t ports[8]; /* per transport index (TR_MAX): `port` (udp and
-	                    * tcp), `tls_port`, `https_port`; 0: default */
+	                    * tcp), `tls_port`, `https_port`; always filled:
+	                    * the transport's default_port when not set */
 	/* `source`: bind address per family; .ss_family 0 when unset. */
 	struct sockaddr_storage source4, source6;
-	int64_t resolve_interval_ns; /* 0: host names looked up once */
-	char *zone;                  /* presentation form; NULL: none */
+	int64_t resolve_interval_ns;   /* 0: host names looked up once */
+	char *zone;                    /* presentation form; NULL: none */
 	struct conf_server *reference; /* NULL: no reference */
 	char *trust_anchor;            /* file path; NULL: none */
 	char *tls_name;                /* NULL: server name or address */
 	char *tls_ca;                  /* NULL: the system store */
 	bool tls_verify;
-	char *https_path; /* "/dns-query" */
+	char *https_path; /* never NULL: "/dns-query" by default */
 	bool https_get;   /* https_method = get */
 };
 
@@ -146,14 +164,44 @@ struct conf_adhoc {
 };
 
 /* Parse and check PATH. On success *out owns a new conf and 0 is returned.
- * On any error every problem is printed to ERR as "PATH:LINE: message"
- * (LINE 0 when not tied to a line, e.g. the file cannot be opened),
- * *out is NULL, and -EINVAL (or -ENOENT when the file does not exist) is
- * returned. Host names are resolved here (getaddrinfo, per `family`). */
+ * On any error the problems are printed to ERR as "PATH:LINE: message"
+ * ("PATH: message" when not tied to a line, e.g. the file cannot be
+ * opened), *out is NULL, and -EINVAL (or -ENOENT when the file does not
+ * exist) is returned. Host names are looked up here (resolve_name(), per
+ * `family`); `source` addresses are checked by a bind() (nothing sent). */
 int conf_load(struct conf **out, const char *path, FILE *err);
 
-/* Same for ad-hoc mode; errors are printed as "anycast-probe: message". */
+/* Same for ad-hoc mode; errors are printed as "anycast-probe: message".
+ * ADHOC's v2 fields follow the config keys' rules (interval 0 or >= 100ms,
+ * source an address of this machine); -4/-6 with a literal server of the
+ * other family is an error. */
 int conf_adhoc(struct conf **out, const struct conf_adhoc *adhoc, FILE *err);
+
+/* Keep only the targets named in NAMES[0..N) (--target NAME, repeatable),
+ * in config order; N == 0 keeps all. A name that is no target is an error
+ * printed to ERR as "FILE: no [target NAME]" (every unknown name), and
+ * -EINVAL is returned with CONF unchanged. */
+int conf_select(struct conf *conf, const char *const *names, size_t n,
+                FILE *err);
+
+/* Re-resolution (resolve_interval): the distinct host names of the
+ * targets whose resolve_interval_ns > 0, for resolve_start(). *NAMES
+ * points into CONF (valid while it lives and is not refreshed); the caller
+ * frees the array. Returns 0 or -ENOMEM. */
+int conf_host_names(const struct conf *conf, const char ***names, size_t *n);
+
+struct resolve_host;
+/* Rebuild T's servers from fresh look-ups HOSTS[0..N) (resolve_collect()
+ * output): literal servers stay, first and in order; then for each host of
+ * T, in config order, its new addresses of T's families with its port. A
+ * host whose look-up failed, or that is not in HOSTS, keeps its addresses
+ * (a resolver hiccup does not stop probing); one that now has no address
+ * in the families has none. Equal addresses are kept once. *CHANGED says
+ * whether the set of addresses differs. T->servers is a new array: pointers
+ * into the old one (jobs) must be rebuilt. Returns 0, or -ENOMEM with T
+ * unchanged. */
+int conf_target_refresh(struct conf_target *t, const struct resolve_host *hosts,
+                        size_t n, bool *changed);
 
 /* Print the effective configuration (every target, address, transport,
  * query and effective option) in a readable form. */
@@ -168,6 +216,19 @@ int conf_parse_duration(const char *text, int64_t *out_ns);
  * ("time"; "_measurement", "_field", ... in InfluxDB 2): [tags] and tag.*
  * may not use it. The one list both conf and report check. */
 bool conf_tag_reserved(const char *key);
+
+/* True for a SPEC field name ("query_time_ms", "serial_lag", ...): a tag
+ * of that name would make InfluxDB store a tag and a field of one name.
+ * conf_tag_reserved() is true for these too. */
+bool conf_field_name(const char *key);
+
+/* Hook for the DNSSEC module: checks the content of a trust_anchor FILE
+ * for ZONE (DS or DNSKEY records in zone-file format). Returns 0 when
+ * usable, else -1 with a short reason in MSG (conf reports it at the
+ * trust_anchor line). NULL (the default): conf checks only that the file
+ * can be read. Set it before conf_load(). */
+extern int (*conf_trust_anchor_check)(const char *path, const char *zone,
+                                      char *msg, size_t msg_len);
 
 void conf_free(struct conf *conf); /* NULL is fine */
 

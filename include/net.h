@@ -85,6 +85,11 @@ bool net_addr_equal(const struct sockaddr_storage *a,
  * "connection refused", "network unreachable", ... */
 const char *net_strerror(int err);
 
+/* Whether this machine has ADDR (the port is ignored): binds a UDP socket
+ * to it and closes it, sending nothing. Returns 0 when it has, else -errno
+ * of the bind (-EADDRNOTAVAIL: not an address of this machine). */
+int net_addr_is_local(const struct sockaddr *addr, socklen_t len);
+
 /* Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the limit. */
 long net_raise_fd_limit(void);
 

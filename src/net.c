@@ -350,3 +350,25 @@ long net_raise_fd_limit(void)
 	}
 	return rl.rlim_cur > 1L << 20 ? 1L << 20 : (long)rl.rlim_cur;
 }
+
+int net_addr_is_local(const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_storage a;
+	int fd, rc = 0;
+
+	if (!addr || len > sizeof(a) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return -EINVAL;
+	memcpy(&a, addr, len);
+	if (a.ss_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = 0;
+	fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, len) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -137,18 +137,56 @@ EOF
 	like($r->{err}, qr/^\Q$f\E:3: /m, '... reported at its line');
 }
 
-# --- a port written into server = gets a hint to `port =`
+# --- a port per server (SPEC v2): ADDR#PORT, [IPV6]:PORT, [IPV6], IPV4:PORT;
+# --check-config prints them back so that the output loads as the same config
+sub strip_comments { my ($t) = @_; $t =~ s/;[^\n]*//g; return $t }
 {
 	my $c = write_file("$dir/port-in-server.conf",
 	    "[target a]\nserver = 127.0.0.1#5353\nserver = [::1]\n"
-	    . "server = 192.0.2.1:53\nquery = example.test SOA\n");
+	    . "server = [::1]:5354\nserver = 192.0.2.1:53\nquery = example.test SOA\n");
 	my $r = run_probe(args => ['--check-config', '-c', $c]);
-	is($r->{rc}, 2, 'port in server =: exit 2');
-	is($r->{out}, '', 'port in server =: stdout empty');
-	for my $l (2, 3, 4) {
-		like($r->{err}, qr/^\Q$c\E:$l: bad server .*'port = N'/m,
-		    "port in server =: line $l points to 'port = N'");
-	}
+	is($r->{rc}, 0, 'ports in server =: --check-config exits 0') or diag($r->{err});
+	like($r->{out}, qr/^server = 127\.0\.0\.1#5353\t/m, 'ADDR#PORT printed back');
+	like($r->{out}, qr/^server = ::1\t; ipv6 port 53$/m, '[IPV6] printed as the address');
+	like($r->{out}, qr/^server = \[::1\]:5354\t/m, '[IPV6]:PORT printed back');
+	like($r->{out}, qr/^server = 192\.0\.2\.1#53\t/m, 'IPV4:PORT printed as ADDR#PORT');
+	my $again = write_file("$dir/port-in-server-again.conf", $r->{out});
+	my $r2 = run_probe(args => ['--check-config', '-c', $again]);
+	is($r2->{rc}, 0, 'the printed config loads') or diag($r2->{err});
+	is(strip_comments($r2->{out}), strip_comments($r->{out}),
+	    'and prints the same (but for comments)');
+}
+
+# --- issue 14's small ones: each a config error with its line, nothing on stdout
+for my $case (
+    ["server = 127.0.0.1 127.0.0.2\n", 3, qr/one address per line/],
+    ["server = 127.0.0.1\n", 3, qr/duplicate server '127\.0\.0\.1' \(first on line 2\)/],
+    ["edns_size = 0\nnsid = yes\n", 4, qr/nsid = yes needs EDNS/],
+    ["server = ::ffff:127.0.0.1\n", 3, qr/IPv4-mapped/],
+    ["tag.query_time_ms = x\n", 3, qr/is a field name/],
+    ["tag.v = " . ('x' x 257) . "\n", 3, qr/at most 256/],
+    ["source = 192.0.2.99\n", 3, qr/not an address of this machine/],
+    ) {
+	my ($extra, $line, $re) = @$case;
+	(my $name = substr($extra, 0, 40)) =~ s/\n/ | /g;
+	my $c = write_file("$dir/small.conf",
+	    "[target a]\nserver = 127.0.0.1\n$extra" . "query = example.test SOA\n");
+	my $r = run_probe(args => ['--check-config', '-c', $c]);
+	is($r->{rc}, 2, "'$name...': exit 2");
+	is($r->{out}, '', '... stdout empty');
+	like($r->{err}, qr/^\Q$c\E:$line: .*$re/m, "... reported at line $line")
+	    or diag($r->{err});
+}
+{
+	my $c = write_file("$dir/probe-map.conf",
+	    "[probe]\ninstance_map = ^(a)(b)\$ \\3\n[target a]\nserver = 127.0.0.1\nquery = x\n");
+	my $r = run_probe(args => ['--check-config', '-c', $c]);
+	is($r->{rc}, 2, 'instance_map with \\3 beyond 2 groups: exit 2');
+	like($r->{err}, qr/^\Q$c\E:2: bad instance_map replacement/m, '... at its line');
+	my $n = write_file("$dir/no-target.conf", "[probe]\nrate = 5\n");
+	$r = run_probe(args => ['--check-config', '-c', $n]);
+	is($r->{rc}, 2, 'no target: exit 2');
+	like($r->{err}, qr/^\Q$n\E: no \[target NAME\] section$/m, 'whole-file error: FILE: message, no :0:');
 }
 
 # --- shipped configs: --check-config only (NEVER run root-servers.conf)
