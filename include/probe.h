@@ -49,6 +49,12 @@ const struct probe_stats *probe_stats(const struct probe *probe);
 /* Number of rows a full round yields. */
 size_t probe_round_size(const struct probe *probe);
 
+/* Build the plan again from the config (its targets' servers changed:
+ * refresh.h), between rounds: the last round's results are gone. History
+ * (instance_changed) is kept for rows that stay. Returns 0, -EBUSY during a
+ * round, -ENOMEM; on error the old plan stays. */
+int probe_rebuild(struct probe *probe);
+
 /* Run FN(CTX, rows, n) after each round, after the instance rule, in the
  * order added (DNSSEC, zone freshness). At most 8. Returns 0, -EINVAL or
  * -ENOSPC. */

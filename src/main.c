@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "probe.h"
+#include "refresh.h"
 #include "report.h"
 
 #ifndef VERSION
@@ -37,6 +38,7 @@
 
 struct app {
 	const struct conf *conf;
+	struct refresh *refresh; /* resolve_interval; NULL: none */
 	struct loop *loop;
 	struct probe *probe;
 	struct lineproto out;
@@ -153,6 +155,9 @@ static void start_round(struct app *app)
 {
 	app->pending = false;
 	app->rounds++;
+	/* Host names looked up again meanwhile: a new plan, between rounds. */
+	if (refresh_apply(app->refresh) && probe_rebuild(app->probe) < 0)
+		log_msg(LOG_WARN, "cannot rebuild the job list: out of memory");
 	probe_round_start(app->probe);
 }
 
@@ -488,12 +493,14 @@ int main(int argc, char **argv)
 	app.conf = conf;
 	lineproto_init(&app.out);
 	if ((rc = loop_new(&app.loop)) < 0 ||
-	    (rc = probe_new(&app.probe, conf, app.loop)) < 0) {
+	    (rc = probe_new(&app.probe, conf, app.loop)) < 0 ||
+	    (rc = refresh_new(&app.refresh, conf, app.loop)) < 0) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(-rc));
 		rc = 1;
 	} else {
 		rc = once ? run_once(&app) : run_service(&app);
 	}
+	refresh_free(app.refresh);
 	probe_free(app.probe);
 	if (app.sigfd >= 0)
 		close(app.sigfd);

@@ -208,6 +208,38 @@ void probe_free(struct probe *p)
 	free(p);
 }
 
+int probe_rebuild(struct probe *p)
+{
+	struct plan *plan;
+	struct result *rows;
+	struct job *jobs;
+	int rc;
+
+	if (p->running)
+		return -EBUSY;
+	rc = plan_new(&plan, p->conf);
+	if (rc < 0)
+		return rc;
+	rows = calloc(plan->n_rows ? plan->n_rows : 1, sizeof(*rows));
+	jobs = calloc(plan->n_rows ? plan->n_rows : 1, sizeof(*jobs));
+	if (rows == NULL || jobs == NULL || plan->n_rows >= NONE) {
+		free(rows);
+		free(jobs);
+		plan_free(plan);
+		return rows && jobs ? -E2BIG : -ENOMEM;
+	}
+	plan_free(p->plan);
+	free(p->rows);
+	free(p->jobs);
+	p->plan = plan;
+	p->rows = rows;
+	p->jobs = jobs;
+	p->n = plan->n_rows;
+	p->n_results = 0;
+	plan_rows_init(plan, rows);
+	return 0;
+}
+
 int probe_add_pass(struct probe *p,
                    void (*fn)(void *ctx, struct result *rows, size_t n),
                    void *ctx)

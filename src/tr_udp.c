@@ -276,8 +276,17 @@ static int add_pool(struct tr *tr, int family,
 	 * before the first round. */
 	for (size_t i = 0; i < POOL_SOCKS; i++) {
 		p->active[i] = sock_open(tr, p);
-		if (p->active[i] == NULL)
+		if (p->active[i] != NULL)
+			continue;
+		/* At a low descriptor limit the pool is smaller, said once;
+		 * without a single socket the family cannot be probed. */
+		if (i == 0)
 			return -errno;
+		log_msg(LOG_WARN, "only %zu of %d UDP sockets open (%s): "
+		                  "fewer source ports to guess",
+		        i, POOL_SOCKS, strerror(errno));
+		tr->warned = true;
+		break;
 	}
 	return 0;
 }
@@ -404,8 +413,19 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	uint16_t id;
 	int rc;
 
-	if (pool == NULL || (s = pool_pick(tr, pool)) == NULL) {
-		fail(tr, q->job, pool ? errno : EAFNOSUPPORT);
+	if (pool == NULL) {
+		/* A family or source that re-resolved host names brought. */
+		int err = add_pool(tr, family,
+		                   target_source(q->key->target, family));
+
+		pool = pool_for(tr, family, target_source(q->key->target, family));
+		if (err < 0 && pool == NULL) {
+			fail(tr, q->job, err);
+			return TR_FAILED;
+		}
+	}
+	if ((s = pool_pick(tr, pool)) == NULL) {
+		fail(tr, q->job, errno);
 		return TR_FAILED;
 	}
 	do
