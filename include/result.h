@@ -89,7 +89,7 @@ struct result {
 	const uint8_t *identity; /* TXT answer of a CHAOS identity query */
 	/* Filled in at the end of the round by the SPEC rule: */
 	const uint8_t *instance; /* NULL: unknown */
-	struct result_ext *ext; /* NULL: none */
+	struct result_ext *ext;  /* NULL: none */
 	uint32_t serial;
 	uint16_t nsid_len;
 	uint16_t identity_len;

@@ -59,9 +59,9 @@ struct tr_query {
  * connection made in a round; a row points at its connection's entry,
  * which the transport keeps until its next round_begin(). */
 struct tr_conn_info {
-	int64_t connect_ns;      /* TCP handshake; -1: none */
+	int64_t connect_ns;       /* TCP handshake; -1: none */
 	int64_t tls_handshake_ns; /* -1: no TLS */
-	int64_t cert_expires_s;  /* notAfter - now; valid when has_cert */
+	int64_t cert_expires_s;   /* notAfter - now; valid when has_cert */
 	bool has_cert;
 	bool tls_resumed;
 	uint8_t tls_version; /* 0: none, 12: TLSv1.2, 13: TLSv1.3 */

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define HISTORY_TTL 64  /* rounds an entry outlives its last sighting */
-#define MAP_MAX 1024    /* bytes of an instance value the map looks at */
-#define MAP_GROUPS 10   /* \0 .. \9 */
+#define HISTORY_TTL 64 /* rounds an entry outlives its last sighting */
+#define MAP_MAX 1024   /* bytes of an instance value the map looks at */
+#define MAP_GROUPS 10  /* \0 .. \9 */
 
 struct hist {
 	uint64_t key; /* row content hash; 0: empty slot */
@@ -44,13 +44,14 @@ int identity_new(struct identity **out, const struct conf *conf)
 	if (id == NULL)
 		return -ENOMEM;
 	if (conf->instance_map_re) {
-		if (regcomp(&id->re, conf->instance_map_re, REG_EXTENDED) != 0) {
+		if (regcomp(&id->re, conf->instance_map_re, REG_EXTENDED) !=
+		    0) {
 			free(id);
 			return -EINVAL;
 		}
 		id->has_map = true;
-		id->repl = conf->instance_map_repl ? conf->instance_map_repl
-		                                   : "";
+		id->repl =
+		    conf->instance_map_repl ? conf->instance_map_repl : "";
 	}
 	*out = id;
 	return 0;
@@ -103,7 +104,8 @@ size_t identity_map(const struct identity *id, const uint8_t *buf, size_t len,
 			const regmatch_t *g = &m[r[1] - '0'];
 
 			if (g->rm_so >= 0)
-				PUT(in + g->rm_so, (size_t)(g->rm_eo - g->rm_so));
+				PUT(in + g->rm_so,
+				    (size_t)(g->rm_eo - g->rm_so));
 			r++;
 		} else if (r[0] == '\\' && r[1] == '\\') {
 			PUT(r, 1);
@@ -288,7 +290,8 @@ void identity_round(struct identity *id, const struct plan *plan,
 				    (uint8_t)identity_source(hb->query);
 			}
 			if (r->instance == NULL)
-				continue; /* unknown: the last known one stays */
+				continue; /* unknown: the last known one stays
+				           */
 			map_instance(id, r, &last_in, &last_len, &last_out,
 			             &last_out_len);
 			c = changed(id, plan_row_hash(plan, r), r->instance,

@@ -206,8 +206,9 @@ void pace_fire(struct loop_timer *t)
 	for (;;) {
 		int64_t due = p->pace_anchor_ns +
 		              (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
-		int64_t truth = p->lag_anchor_ns +
-		                (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
+		int64_t truth =
+		    p->lag_anchor_ns +
+		    (int64_t)(p->sent * (uint64_t)NS_PER_SEC / rate);
 		struct tqueue *q;
 		size_t n_due;
 

@@ -113,15 +113,15 @@ int plan_new(struct plan **out, const struct conf *conf)
 	if (p == NULL)
 		return -ENOMEM;
 	p->conf = conf;
-	p->targets = calloc(conf->n_targets ? conf->n_targets : 1,
-	                    sizeof(*p->targets));
+	p->targets =
+	    calloc(conf->n_targets ? conf->n_targets : 1, sizeof(*p->targets));
 	if (p->targets == NULL)
 		goto fail;
 	for (size_t i = 0; i < conf->n_targets; i++) {
 		const struct conf_target *t = &conf->targets[i];
 
-		n_keys += t->n_servers *
-		          (size_t)__builtin_popcount(t->transports);
+		n_keys +=
+		    t->n_servers * (size_t)__builtin_popcount(t->transports);
 		if (t->reference && t->zone)
 			n_keys++;
 	}
@@ -135,8 +135,8 @@ int plan_new(struct plan **out, const struct conf *conf)
 		struct plan_target *pt = &p->targets[i];
 
 		pt->target = t;
-		pt->tmpls = calloc(t->n_queries ? t->n_queries : 1,
-		                   sizeof(*pt->tmpls));
+		pt->tmpls =
+		    calloc(t->n_queries ? t->n_queries : 1, sizeof(*pt->tmpls));
 		pt->query_hash = calloc(t->n_queries ? t->n_queries : 1,
 		                        sizeof(*pt->query_hash));
 		if (pt->tmpls == NULL || pt->query_hash == NULL)
@@ -224,8 +224,8 @@ void plan_rows_init(const struct plan *p, struct result *rows)
 		    &p->targets[key->target - p->conf->targets];
 
 		if (key->reference) {
-			rows[r] = (struct result){.key = key,
-			                          .query = &pt->zone_soa};
+			rows[r] =
+			    (struct result){.key = key, .query = &pt->zone_soa};
 			r++;
 			continue;
 		}

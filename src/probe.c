@@ -32,7 +32,8 @@
  * 8-byte job; nothing is allocated per query. While an attempt is in
  * flight its row's rtt_ns holds the attempt's send time (monotonic): the
  * FIFO deadline is that plus the FIFO's timeout.
- */#include "probe.h"
+ */
+#include "probe.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,7 +44,8 @@
 #include "probe_int.h"
 #include "row.h"
 
-static bool target_has_ext(const struct conf_target *t)
+    static bool
+    target_has_ext(const struct conf_target *t)
 {
 	return t->dnssec || t->trust_anchor != NULL || t->reference != NULL;
 }
@@ -133,8 +135,8 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 	p->n = p->plan->n_rows;
 	p->rows = calloc(p->n ? p->n : 1, sizeof(*p->rows));
 	p->jobs = calloc(p->n ? p->n : 1, sizeof(*p->jobs));
-	p->tprops = calloc(conf->n_targets ? conf->n_targets : 1,
-	                   sizeof(*p->tprops));
+	p->tprops =
+	    calloc(conf->n_targets ? conf->n_targets : 1, sizeof(*p->tprops));
 	if (p->rows == NULL || p->jobs == NULL || p->tprops == NULL)
 		goto fail;
 	if (p->n >= NONE) {
@@ -167,8 +169,9 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 			continue;
 		p->q[t].ops = ops && ops[t] ? ops[t] : transport_table[t].ops;
 		if (p->q[t].ops == NULL) {
-			log_msg(LOG_ERROR, "transport %s is not available in "
-			                   "this build",
+			log_msg(LOG_ERROR,
+			        "transport %s is not available in "
+			        "this build",
 			        transport_table[t].name);
 			rc = -ENOTSUP;
 			goto fail;
@@ -294,7 +297,7 @@ void probe_maybe_finish(struct probe *p)
 }
 
 void probe_job_done(struct probe *p, uint32_t j, enum result_kind kind,
-                     const char *error)
+                    const char *error)
 {
 	struct result *r = &p->rows[j];
 

@@ -20,9 +20,9 @@
 #include "transport.h"
 
 #define NONE 0x3fffffffu /* no next job: links are 30 bits */
-#define SEND_BATCH 64 /* sends per pacer turn before yielding */
+#define SEND_BATCH 64    /* sends per pacer turn before yielding */
 #define PACE_MAX_DEBT_NS (2 * NS_PER_MS)
-#define PACE_QUANTUM_NS NS_PER_MS /* 2 sends a wake-up at 2,000/s */
+#define PACE_QUANTUM_NS NS_PER_MS     /* 2 sends a wake-up at 2,000/s */
 #define PACE_QUIET_NS (2 * NS_PER_MS) /* wakes this often: drain ourselves */
 #define BLOCKED_RETRY_NS NS_PER_MS
 #define MAX_FIFOS 16
@@ -53,9 +53,9 @@ struct fifo {
 
 struct tqueue {
 	uint32_t head, tail;
-	bool blocked;       /* the transport refused a send */
-	int64_t retry_ns;   /* when blocked: try again then; 0: on unblocked() */
-	struct tr *tr;      /* NULL: not used by this config */
+	bool blocked;     /* the transport refused a send */
+	int64_t retry_ns; /* when blocked: try again then; 0: on unblocked() */
+	struct tr *tr;    /* NULL: not used by this config */
 	const struct tr_ops *ops;
 };
 

@@ -59,8 +59,9 @@ static void refresh_done(struct loop_handler *h, uint32_t events)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (hosts[i].err)
-			log_msg(LOG_WARN, "look-up of %s failed (%s): its "
-			                  "addresses so far stay",
+			log_msg(LOG_WARN,
+			        "look-up of %s failed (%s): its "
+			        "addresses so far stay",
 			        hosts[i].name,
 			        hosts[i].error_text ? hosts[i].error_text
 			                            : "error");
@@ -131,9 +132,11 @@ bool refresh_apply(struct refresh *r)
 
 		if (t->resolve_interval_ns <= 0 || t->n_hosts == 0)
 			continue;
-		if (conf_target_refresh(t, r->hosts, r->n_hosts, &changed) < 0) {
-			log_msg(LOG_WARN, "out of memory applying look-ups "
-			                  "of target %s",
+		if (conf_target_refresh(t, r->hosts, r->n_hosts, &changed) <
+		    0) {
+			log_msg(LOG_WARN,
+			        "out of memory applying look-ups "
+			        "of target %s",
 			        t->name);
 			continue;
 		}

@@ -20,7 +20,8 @@ static void refill(void)
 	size_t got = 0;
 
 	while (got < sizeof(pool)) {
-		ssize_t n = getrandom((char *)pool + got, sizeof(pool) - got, 0);
+		ssize_t n =
+		    getrandom((char *)pool + got, sizeof(pool) - got, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -71,7 +71,7 @@ struct tr {
 	uint32_t *free_idx; /* indexes of FREE conns */
 	size_t n_free;
 	size_t open, max;
-	bool blocked; /* a send was refused: say so when one closes */
+	bool blocked;     /* a send was refused: say so when one closes */
 	uint8_t *scratch; /* FRAME_MAX */
 	struct info_chunk *infos, *info_cur;
 };
@@ -98,8 +98,8 @@ static struct tr_conn_info *info_new(struct tr *tr)
 		next->used = 0;
 		c = tr->info_cur = next;
 	}
-	c->v[c->used] = (struct tr_conn_info){.connect_ns = -1,
-	                                      .tls_handshake_ns = -1};
+	c->v[c->used] =
+	    (struct tr_conn_info){.connect_ns = -1, .tls_handshake_ns = -1};
 	return &c->v[c->used++];
 }
 
@@ -108,7 +108,8 @@ static struct tcp_conn *conn_get(struct tr *tr)
 	if (tr->n_free == 0) {
 		size_t old = tr->n_conns;
 		size_t cap = old ? old * 2 : 64;
-		struct tcp_conn **conns = realloc(tr->conns, cap * sizeof(*conns));
+		struct tcp_conn **conns =
+		    realloc(tr->conns, cap * sizeof(*conns));
 		uint32_t *fi;
 
 		if (conns == NULL)
@@ -274,8 +275,8 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	c->fr = (struct frame_reader){0};
 	c->phase = CONNECTING;
 	if (c->info == NULL ||
-	    loop_add(tr->env.loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-	             &c->h) < 0) {
+	    loop_add(tr->env.loop, fd,
+	             EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->h) < 0) {
 		uint32_t job = c->job;
 		struct tr_done d = {.err = -ENOMEM,
 		                    .error = "out of buffer space",
@@ -301,8 +302,7 @@ static size_t tcp_send(struct tr *tr, struct tr_query *q, size_t n,
 	return n;
 }
 
-static const char *tcp_cancel(struct tr *tr, uint32_t job,
-                              struct tr_slot *slot)
+static const char *tcp_cancel(struct tr *tr, uint32_t job, struct tr_slot *slot)
 {
 	struct tcp_conn *c;
 
@@ -336,8 +336,8 @@ static void write_query(struct tr *tr, struct tcp_conn *c)
 	frame_prefix(head, q->len);
 	dnsmsg_set_id(head + 2, c->id);
 	if (off < 4) {
-		iov[0] = (struct iovec){.iov_base = head + off,
-		                        .iov_len = 4 - off};
+		iov[0] =
+		    (struct iovec){.iov_base = head + off, .iov_len = 4 - off};
 		iov[1] = (struct iovec){.iov_base = q->wire + 2,
 		                        .iov_len = q->len - 2};
 	} else {

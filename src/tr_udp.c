@@ -1,28 +1,21 @@
 /*
- * tr_udp: DNS over UDP, the transport behind the `udp` row. Owns the UDP
- * sockets, the matching of replies and ICMP errors to queries, and the
- * kernel timestamps that time them. It knows DNS only through dnsmsg.
+ * tr_udp: DNS over UDP, the transport behind the `udp` row. Owns sending,
+ * the matching of replies and ICMP errors to queries, and the kernel
+ * timestamps that time them; the sockets are udp_pool's (a pool of random
+ * source ports per family and source address, RFC 5452). It knows DNS only
+ * through dnsmsg.
  *
- * Source ports are the first defence against off-path spoofing (RFC 5452):
- * every (family, source address) has a pool of POOL_SOCKS unconnected
- * sockets bound to random ports, a query leaves from a random one, and a
- * socket is retired after SOCK_USES queries (closed once its last query
- * has ended), so an attacker who learns one port from a query to a server
- * he controls has learnt nothing about the next query. A reply counts only
- * when it comes to the socket the query left from, from the server's
- * address and port, with the query's ID and question. An ICMP error ends a
- * query only when the packet it quotes carries that ID and question.
- *
- * Each socket's queries live in its own small table (SOCK_USES entries, one
- * per datagram sent on it, in sending order): the entry index is also the
- * kernel's SOF_TIMESTAMPING_OPT_ID key of the datagram, so a TX timestamp
- * finds its query without a search, and a reply's ID is looked up among at
- * most SOCK_USES entries. The job keeps (socket index, entry index) in its
+ * A reply counts only when it comes to the socket the query left from,
+ * from the server's address and port, with the query's ID and question. An
+ * ICMP error ends a query only when the packet it quotes carries that ID
+ * and question. A TX timestamp finds its query by the datagram's OPT_ID key
+ * (the entry index), a reply's ID is looked up among the socket's at most
+ * SOCK_USES entries. The job keeps (socket index, entry index) in its
  * tr_slot.
  *
- * Sockets sit in an epoll set of their own. While the pacer wakes often the
- * scheduler drains that set itself (watch off), so a reply or a TX stamp
- * costs no wake-up of its own; otherwise the set is in the main loop.
+ * While the pacer wakes often the scheduler drains the sockets itself
+ * (watch off), so a reply or a TX stamp costs no wake-up of its own;
+ * otherwise the pools' epoll set is in the main loop.
  */
 #include "transport.h"
 
@@ -41,255 +34,26 @@
 #include "net.h"
 #include "result.h"
 #include "rnd.h"
+#include "udp_pool.h"
 
-#define POOL_SOCKS 64
-#define SOCK_USES 100 /* < 128: the entry index has 7 bits in the slot */
 #define ERR_BUF 512 /* an ICMP error's copy of our query: ours are smaller */
 #define MIN_RBUF 4096
 #define TX_STAMP_SLACK_NS (50 * NS_PER_MS)
-#define PORT_TRIES 8
 #define EVENTS 64
-
-struct udp_entry {
-	const struct conf_server *server;
-	const struct dnsmsg_query *tmpl;
-	const char *seen_error; /* a bad reply that did not end the query */
-	int64_t send_ns;        /* monotonic */
-	int64_t send_wall_ns;   /* to vet the TX stamp */
-	int64_t tx_stamp_ns;    /* kernel TX stamp (realtime); 0: none */
-	uint32_t job;
-	uint16_t id;
-	uint16_t port;
-	bool live;
-};
-
-struct udp_pool;
-
-struct udp_sock {
-	struct udp_pool *pool;
-	int fd;
-	uint32_t index; /* in tr->socks */
-	uint8_t sent;   /* entries used, = the next datagram's TX key */
-	uint8_t live;   /* entries in flight */
-	bool stamps;    /* the kernel stamps our datagrams */
-	bool retired;   /* no new queries; closed when live reaches 0 */
-	struct udp_entry e[SOCK_USES];
-};
-
-struct udp_pool {
-	int family; /* AF_INET, AF_INET6 */
-	struct sockaddr_storage src; /* ss_family 0: any address */
-	struct udp_sock *active[POOL_SOCKS];
-};
 
 struct tr {
 	struct tr_env env;
-	struct loop_handler h; /* the socket set in the main loop */
-	int epfd;
+	struct loop_handler h; /* the pools' socket set in the main loop */
+	struct udp_pools up;
 	bool watching;
-	struct udp_pool *pools;
-	size_t n_pools;
-	struct udp_sock **socks; /* by index; NULL: free */
-	size_t n_socks;
 	size_t pending;
 	uint8_t *rbuf; /* NET_BATCH datagrams of rcap */
 	size_t rcap;
 	uint8_t *ebuf; /* NET_BATCH error-queue payloads of ERR_BUF */
-	bool warned;
 };
 
 static void udp_wake(struct loop_handler *h, uint32_t events);
 static void udp_drain(struct tr *tr);
-
-/* ---- sockets ---------------------------------------------------------- */
-
-static int sock_family(int conf_family)
-{
-	return conf_family == CONF_IPV6 ? AF_INET6 : AF_INET;
-}
-
-static const struct sockaddr_storage *target_source(const struct conf_target *t,
-                                                    int family)
-{
-	const struct sockaddr_storage *s =
-	    family == AF_INET6 ? &t->source6 : &t->source4;
-
-	return s->ss_family == family ? s : NULL;
-}
-
-static struct udp_sock *sock_open(struct tr *tr, struct udp_pool *pool)
-{
-	struct udp_sock *s;
-	size_t idx = tr->n_socks;
-	int fd = -EADDRINUSE;
-	bool stamps = false;
-	const struct sockaddr_storage *src =
-	    pool->src.ss_family ? &pool->src : NULL;
-
-	for (size_t i = 0; i < tr->n_socks; i++) {
-		if (tr->socks[i] == NULL) {
-			idx = i;
-			break;
-		}
-	}
-	if (idx == tr->n_socks) {
-		size_t cap = tr->n_socks ? tr->n_socks * 2 : 2 * POOL_SOCKS;
-		struct udp_sock **n = realloc(tr->socks, cap * sizeof(*n));
-
-		if (n == NULL)
-			return NULL;
-		memset(n + tr->n_socks, 0, (cap - tr->n_socks) * sizeof(*n));
-		tr->socks = n;
-		tr->n_socks = cap;
-	}
-	/* A random port of our own choosing, not only the kernel's: the
-	 * port is half of what an off-path attacker must guess. */
-	for (int i = 0; i < PORT_TRIES && fd == -EADDRINUSE; i++)
-		fd = net_udp_open(pool->family, src,
-		                  (uint16_t)(1024 + rnd_below(65536 - 1024)),
-		                  &stamps);
-	if (fd == -EADDRINUSE)
-		fd = net_udp_open(pool->family, src, 0, &stamps);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		close(fd);
-		errno = ENOMEM;
-		return NULL;
-	}
-	s->pool = pool;
-	s->fd = fd;
-	s->index = (uint32_t)idx;
-	s->stamps = stamps;
-	{
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
-
-		if (epoll_ctl(tr->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			int err = errno;
-
-			close(fd);
-			free(s);
-			errno = err;
-			return NULL;
-		}
-	}
-	tr->socks[idx] = s;
-	return s;
-}
-
-static void sock_close(struct tr *tr, struct udp_sock *s)
-{
-	/* close() takes it out of the epoll set. */
-	close(s->fd);
-	tr->socks[s->index] = NULL;
-	free(s);
-}
-
-/* Retire S: no more queries on it; closed once nothing is in flight. */
-static void sock_retire(struct tr *tr, struct udp_sock *s)
-{
-	s->retired = true;
-	if (s->live == 0)
-		sock_close(tr, s);
-}
-
-static struct udp_pool *pool_for(struct tr *tr, int family,
-                                 const struct sockaddr_storage *src)
-{
-	for (size_t i = 0; i < tr->n_pools; i++) {
-		struct udp_pool *p = &tr->pools[i];
-
-		if (p->family != family)
-			continue;
-		if (src == NULL ? p->src.ss_family == 0
-		                : (p->src.ss_family != 0 &&
-		                   net_addr_equal(&p->src, src)))
-			return p;
-	}
-	return NULL;
-}
-
-/* A socket of POOL with room for one more query, or NULL (errno set). */
-static struct udp_sock *pool_pick(struct tr *tr, struct udp_pool *pool)
-{
-	uint32_t r = rnd_below(POOL_SOCKS);
-	struct udp_sock *s = pool->active[r];
-	int err = 0;
-
-	if (s != NULL && s->sent < SOCK_USES)
-		return s;
-	{
-		struct udp_sock *fresh = sock_open(tr, pool);
-
-		if (fresh != NULL) {
-			if (s != NULL)
-				sock_retire(tr, s);
-			pool->active[r] = fresh;
-			return fresh;
-		}
-		err = errno;
-	}
-	if (!tr->warned) {
-		tr->warned = true;
-		log_msg(LOG_WARN,
-		        "cannot open a new UDP socket (%s): queries use "
-		        "the remaining ones of the pool",
-		        strerror(err));
-	}
-	for (uint32_t i = 1; i < POOL_SOCKS; i++) {
-		s = pool->active[(r + i) % POOL_SOCKS];
-		if (s != NULL && s->sent < SOCK_USES)
-			return s;
-	}
-	errno = err;
-	return NULL;
-}
-
-/* ---- set-up ----------------------------------------------------------- */
-
-static int add_pool(struct tr *tr, int family,
-                    const struct sockaddr_storage *src)
-{
-	struct udp_pool *pools, *p;
-
-	if (pool_for(tr, family, src) != NULL)
-		return 0;
-	pools = realloc(tr->pools, (tr->n_pools + 1) * sizeof(*pools));
-	if (pools == NULL)
-		return -ENOMEM;
-	/* Sockets point at their pool: fix them up after the move. */
-	for (size_t i = 0; i < tr->n_socks; i++)
-		if (tr->socks[i] != NULL)
-			tr->socks[i]->pool =
-			    pools + (tr->socks[i]->pool - tr->pools);
-	tr->pools = pools;
-	p = &pools[tr->n_pools++];
-	memset(p, 0, sizeof(*p));
-	p->family = family;
-	if (src != NULL)
-		p->src = *src;
-	/* Open the whole pool now: before the sandbox, and so that the
-	 * kernel has RX timestamps on (it turns them on asynchronously)
-	 * before the first round. */
-	for (size_t i = 0; i < POOL_SOCKS; i++) {
-		p->active[i] = sock_open(tr, p);
-		if (p->active[i] != NULL)
-			continue;
-		/* At a low descriptor limit the pool is smaller, said once;
-		 * without a single socket the family cannot be probed. */
-		if (i == 0)
-			return -errno;
-		log_msg(LOG_WARN, "only %zu of %d UDP sockets open (%s): "
-		                  "fewer source ports to guess",
-		        i, POOL_SOCKS, strerror(errno));
-		tr->warned = true;
-		break;
-	}
-	return 0;
-}
 
 static void udp_destroy(struct tr *tr);
 
@@ -304,9 +68,8 @@ static int udp_create(struct tr **out, const struct tr_env *env)
 		return -ENOMEM;
 	tr->env = *env;
 	tr->h.fn = udp_wake;
-	tr->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (tr->epfd < 0) {
-		rc = -errno;
+	rc = udp_pools_init(&tr->up);
+	if (rc < 0) {
 		free(tr);
 		return rc;
 	}
@@ -318,9 +81,9 @@ static int udp_create(struct tr **out, const struct tr_env *env)
 		if (t->edns_size > edns)
 			edns = t->edns_size;
 		for (size_t s = 0; s < t->n_servers; s++) {
-			int f = sock_family(t->servers[s].family);
+			int f = udp_family(t->servers[s].family);
 
-			rc = add_pool(tr, f, target_source(t, f));
+			rc = udp_pool_add(&tr->up, f, udp_source(t, f));
 			if (rc < 0)
 				goto fail;
 		}
@@ -333,9 +96,9 @@ static int udp_create(struct tr **out, const struct tr_env *env)
 		    (t->transports & ((1u << env->index) - 1)) ||
 		    !(t->transports & (1u << env->index)))
 			continue;
-		rc = add_pool(tr, sock_family(t->reference->family),
-		              target_source(t,
-		                            sock_family(t->reference->family)));
+		rc = udp_pool_add(
+		    &tr->up, udp_family(t->reference->family),
+		    udp_source(t, udp_family(t->reference->family)));
 		if (rc < 0)
 			goto fail;
 	}
@@ -346,7 +109,7 @@ static int udp_create(struct tr **out, const struct tr_env *env)
 	tr->ebuf = malloc(NET_BATCH * ERR_BUF);
 	if (tr->rbuf == NULL || tr->ebuf == NULL)
 		goto fail;
-	rc = loop_add(env->loop, tr->epfd, EPOLLIN, &tr->h);
+	rc = loop_add(env->loop, tr->up.epfd, EPOLLIN, &tr->h);
 	if (rc < 0)
 		goto fail;
 	tr->watching = true;
@@ -362,13 +125,8 @@ static void udp_destroy(struct tr *tr)
 	if (tr == NULL)
 		return;
 	if (tr->watching)
-		loop_del(tr->env.loop, tr->epfd);
-	for (size_t i = 0; i < tr->n_socks; i++)
-		if (tr->socks[i] != NULL)
-			sock_close(tr, tr->socks[i]);
-	close(tr->epfd);
-	free(tr->socks);
-	free(tr->pools);
+		loop_del(tr->env.loop, tr->up.epfd);
+	udp_pools_clear(&tr->up);
 	free(tr->rbuf);
 	free(tr->ebuf);
 	free(tr);
@@ -402,9 +160,9 @@ static void fail(struct tr *tr, uint32_t job, int err)
 
 static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 {
-	int family = sock_family(q->server->family);
+	int family = udp_family(q->server->family);
 	struct udp_pool *pool =
-	    pool_for(tr, family, target_source(q->key->target, family));
+	    udp_pool_find(&tr->up, family, udp_source(q->key->target, family));
 	struct sockaddr_storage to = q->server->addr;
 	struct udp_sock *s;
 	struct udp_entry *e;
@@ -415,16 +173,17 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 
 	if (pool == NULL) {
 		/* A family or source that re-resolved host names brought. */
-		int err = add_pool(tr, family,
-		                   target_source(q->key->target, family));
+		int err = udp_pool_add(&tr->up, family,
+		                       udp_source(q->key->target, family));
 
-		pool = pool_for(tr, family, target_source(q->key->target, family));
+		pool = udp_pool_find(&tr->up, family,
+		                     udp_source(q->key->target, family));
 		if (err < 0 && pool == NULL) {
 			fail(tr, q->job, err);
 			return TR_FAILED;
 		}
 	}
-	if ((s = pool_pick(tr, pool)) == NULL) {
+	if ((s = udp_pool_pick(&tr->up, pool)) == NULL) {
 		fail(tr, q->job, errno);
 		return TR_FAILED;
 	}
@@ -482,8 +241,7 @@ static void entry_end(struct tr *tr, struct udp_sock *s, struct udp_entry *e)
 	tr->pending--;
 }
 
-static const char *udp_cancel(struct tr *tr, uint32_t job,
-                              struct tr_slot *slot)
+static const char *udp_cancel(struct tr *tr, uint32_t job, struct tr_slot *slot)
 {
 	struct udp_sock *s;
 	struct udp_entry *e;
@@ -491,8 +249,8 @@ static const char *udp_cancel(struct tr *tr, uint32_t job,
 
 	uint32_t idx = (slot->v >> 7) - 1, ent = slot->v & 127;
 
-	if (slot->v == 0 || idx >= tr->n_socks ||
-	    (s = tr->socks[idx]) == NULL || ent >= s->sent)
+	if (slot->v == 0 || idx >= tr->up.n_socks ||
+	    (s = tr->up.socks[idx]) == NULL || ent >= s->sent)
 		return NULL;
 	e = &s->e[ent];
 	if (!e->live || e->job != job)
@@ -500,8 +258,7 @@ static const char *udp_cancel(struct tr *tr, uint32_t job,
 	seen = e->seen_error;
 	entry_end(tr, s, e);
 	slot->v = 0;
-	if (s->retired && s->live == 0)
-		sock_close(tr, s);
+	udp_sock_idle(&tr->up, s);
 	return seen;
 }
 
@@ -515,10 +272,10 @@ static void udp_watch(struct tr *tr, bool on)
 	if (on == tr->watching)
 		return;
 	if (on) {
-		if (loop_add(tr->env.loop, tr->epfd, EPOLLIN, &tr->h) < 0)
+		if (loop_add(tr->env.loop, tr->up.epfd, EPOLLIN, &tr->h) < 0)
 			return;
 	} else {
-		loop_del(tr->env.loop, tr->epfd);
+		loop_del(tr->env.loop, tr->up.epfd);
 	}
 	tr->watching = on;
 }
@@ -566,13 +323,15 @@ static void errq_entry(struct tr *tr, struct udp_sock *s,
 	}
 	/* An ICMP error quoting our datagram: it must carry the ID and
 	 * the question of a query in flight to that destination. */
-	if (m->len < 12 || (e = entry_by_id(s, dnsmsg_get_id(m->buf))) == NULL ||
+	if (m->len < 12 ||
+	    (e = entry_by_id(s, dnsmsg_get_id(m->buf))) == NULL ||
 	    !from_server(m, e)) {
 		dropped(tr);
 		return;
 	}
 	qlen = e->tmpl->qname_len + 4;
-	if (m->len < 12 + qlen || memcmp(m->buf + 12, e->tmpl->wire + 12, qlen)) {
+	if (m->len < 12 + qlen ||
+	    memcmp(m->buf + 12, e->tmpl->wire + 12, qlen)) {
 		dropped(tr);
 		return;
 	}
@@ -638,8 +397,7 @@ static void datagram(struct tr *tr, struct udp_sock *s, const struct net_msg *m,
 	/* Timed to the wire when the kernel stamped both ends; the stamps
 	 * leave out our own scheduling delays, so they are never longer than
 	 * the clock's view (a little slack for the two clocks' reading). */
-	if (m->stamp_ns && e->tx_stamp_ns &&
-	    m->stamp_ns - e->tx_stamp_ns > 0 &&
+	if (m->stamp_ns && e->tx_stamp_ns && m->stamp_ns - e->tx_stamp_ns > 0 &&
 	    m->stamp_ns - e->tx_stamp_ns <= rtt + NS_PER_MS)
 		rtt = m->stamp_ns - e->tx_stamp_ns;
 	else
@@ -684,11 +442,7 @@ static bool sock_drain(struct tr *tr, struct udp_sock *s, uint32_t events)
 		if (n < NET_BATCH)
 			break; /* drained, without a call that says EAGAIN */
 	}
-	if (s->retired && s->live == 0) {
-		sock_close(tr, s);
-		return true;
-	}
-	return false;
+	return udp_sock_idle(&tr->up, s);
 }
 
 static void udp_drain(struct tr *tr)
@@ -697,7 +451,7 @@ static void udp_drain(struct tr *tr)
 	int n;
 
 	do {
-		n = epoll_wait(tr->epfd, ev, EVENTS, 0);
+		n = epoll_wait(tr->up.epfd, ev, EVENTS, 0);
 		for (int i = 0; i < n; i++)
 			sock_drain(tr, ev[i].data.ptr, ev[i].events);
 	} while (n == EVENTS);

@@ -20,9 +20,13 @@
 
 static struct conf_query g_queries[] = {
     {.name = "example.se", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN},
-    {.name = "hostname.bind", .type = DNSMSG_TYPE_TXT,
-     .class = DNSMSG_CLASS_CH, .identity = true},
-    {.name = "id.server", .type = DNSMSG_TYPE_TXT, .class = DNSMSG_CLASS_CH,
+    {.name = "hostname.bind",
+     .type = DNSMSG_TYPE_TXT,
+     .class = DNSMSG_CLASS_CH,
+     .identity = true},
+    {.name = "id.server",
+     .type = DNSMSG_TYPE_TXT,
+     .class = DNSMSG_CLASS_CH,
      .identity = true},
 };
 static struct conf_server g_servers[2];

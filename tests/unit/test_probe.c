@@ -55,7 +55,8 @@ static void fake_answer(struct loop_timer *t)
 	tr->n_pending = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dnsmsg_reply r;
-		struct tr_done d = {.reply = &r, .rtt_ns = 1000, .hop_limit = 64};
+		struct tr_done d = {
+		    .reply = &r, .rtt_ns = 1000, .hop_limit = 64};
 
 		memset(&r, 0, sizeof(r));
 		r.qr = true;
@@ -142,12 +143,19 @@ static const struct tr_ops fake_ops = {
 /* ---- a config by hand ------------------------------------------------- */
 
 static struct conf_query g_queries[] = {
-    {.name = "example.se", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN,
+    {.name = "example.se",
+     .type = DNSMSG_TYPE_SOA,
+     .class = DNSMSG_CLASS_IN,
      .expect_rcodes = 1},
-    {.name = "nx.example.se", .type = 1, .class = DNSMSG_CLASS_IN,
+    {.name = "nx.example.se",
+     .type = 1,
+     .class = DNSMSG_CLASS_IN,
      .expect_rcodes = 1u << 3},
-    {.name = "hostname.bind", .type = DNSMSG_TYPE_TXT,
-     .class = DNSMSG_CLASS_CH, .identity = true, .expect_rcodes = 1},
+    {.name = "hostname.bind",
+     .type = DNSMSG_TYPE_TXT,
+     .class = DNSMSG_CLASS_CH,
+     .identity = true,
+     .expect_rcodes = 1},
 };
 static struct conf_server g_servers[2];
 static struct conf_target g_target;
@@ -234,7 +242,8 @@ static void test_order_and_rcodes(void **state)
 	for (int t = 0; t < 2; t++) {
 		assert_int_equal(g_fake[t]->n_sent, 6);
 		for (size_t i = 1; i < 6; i++)
-			assert_true(g_fake[t]->sent[i] > g_fake[t]->sent[i - 1]);
+			assert_true(g_fake[t]->sent[i] >
+			            g_fake[t]->sent[i - 1]);
 	}
 	probe_free(p);
 	/* The same with NXDOMAIN answers: now query 1 is the success. */
