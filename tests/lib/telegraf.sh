@@ -28,9 +28,13 @@ STAMP="version=$TELEGRAF_VERSION tags=$TAGS cgo=0"
 
 # A Go at least GO_MIN: PATH first, then the usual install places.
 find_go() {
+	seen=" "
 	for g in "${GO:-}" "$(command -v go 2>/dev/null || true)" \
 		/usr/local/go/bin/go /usr/lib/go/bin/go $(ls -d /usr/lib/go-1.*/bin/go 2>/dev/null | sort -rV); do
 		[ -n "$g" ] && [ -x "$g" ] || continue
+		g=$(readlink -f "$g")
+		case $seen in *" $g "*) continue ;; esac
+		seen="$seen$g "
 		v=$(GOTOOLCHAIN=local "$g" env GOVERSION 2>/dev/null | sed 's/^go//')
 		[ -n "$v" ] || continue
 		if [ "$(printf '%s\n%s\n' "$GO_MIN" "$v" | sort -V | head -n1)" = "$GO_MIN" ]; then
