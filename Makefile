@@ -113,11 +113,18 @@ run:
 DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/anycast-probe
 MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
 
+# The installed man page and Telegraf configs name the real PREFIX (the
+# ones in conf/ say /usr/local, the default).
 install: all
 	install -D -m 0755 $(B)/anycast-probe $(DESTDIR)$(PREFIX)/bin/anycast-probe
-	install -D -m 0644 src/anycast-probe.1 $(MANDIR)/anycast-probe.1
-	install -d $(DOCDIR)
-	install -m 0644 README.md LICENSE $(wildcard conf/*) $(DOCDIR)/
+	install -d $(MANDIR) $(DOCDIR)
+	sed 's|PREFIX/|$(PREFIX)/|g' src/anycast-probe.1 >$(MANDIR)/anycast-probe.1
+	chmod 0644 $(MANDIR)/anycast-probe.1
+	install -m 0644 README.md LICENSE $(filter-out conf/telegraf%,$(wildcard conf/*)) $(DOCDIR)/
+	for f in conf/telegraf*.conf; do \
+		sed 's|/usr/local/bin/anycast-probe|$(PREFIX)/bin/anycast-probe|g' $$f \
+			>$(DOCDIR)/$${f#conf/} && chmod 0644 $(DOCDIR)/$${f#conf/} || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/anycast-probe $(MANDIR)/anycast-probe.1
