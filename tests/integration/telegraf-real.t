@@ -25,7 +25,9 @@
 # - timestamps keep their nanoseconds (service inputs are not rounded).
 # Then a probe config with an error: the probe exits 2, Telegraf logs the
 # FILE:LINE message (unprefixed: at E! as `stderr: "..."`) and restarts it
-# after restart_delay (1 s), again and again.
+# after restart_delay (1 s), again and again. Last, Telegraf's own
+# inputs.dns_query on the same lab (`telegraf --once`): its answer row does
+# not say which instance answered, its timeout row says query_time_ms=0.
 #
 # What the real Telegraf cannot be made to do stays in the emulated driver
 # (tests/lib/TelegrafExecd.pm, tests/integration/telegraf.t): the 1 s stdin
@@ -187,8 +189,33 @@ run_bad() {
 	stop_tg
 }
 
+# Telegraf's own inputs.dns_query on the same lab (README, "Coming from
+# inputs.dns_query"): an answer from site 1, then site 1 silent.
+run_dnsq() {
+	local name=$1
+	cat >"$out/dnsq.conf" <<EOF
+[agent]
+  omit_hostname = true
+  logfile = "$out/dnsq.log"
+[[inputs.dns_query]]
+  servers = ["$LAB_SVC4"]
+  domains = ["$LAB_ZONE"]
+  record_type = "SOA"
+  timeout = "1s"
+[[outputs.file]]
+  files = ["$out/dnsq-$name.lp"]
+  data_format = "influx"
+EOF
+	ip netns exec "$LAB_VANTAGE" timeout 20 "$telegraf" --config "$out/dnsq.conf" --once >/dev/null 2>&1
+}
+
 for m in "$@"; do run_mode "$m" || exit 1; done
 run_bad
+lab_catchment 1 both
+run_dnsq answer
+lab_site_silent 1 on
+run_dnsq timeout
+lab_site_silent 1 off
 BASH
 my $r = system('bash', '-c', $script, 'telegraf-real', probe_bin(), $dir, $root,
     $telegraf, $db->{port}, @MODES);
@@ -306,6 +333,16 @@ for my $m (@MODES) {
 	    sprintf('config error: restarted %d times, %s s apart (restart_delay 1 s)', $#t,
 	    join(' ', map { sprintf '%.2f', $_ } @gap)));
 	ok(!-s "$dir/bad.lp", 'config error: no output at all');
+}
+# The peer: what inputs.dns_query writes where we write more (or less).
+{
+	my ($ans) = lp_parse_all(slurp("$dir/dnsq-answer.lp"), 'inputs.dns_query, an answer');
+	my ($to) = lp_parse_all(slurp("$dir/dnsq-timeout.lp"), 'inputs.dns_query, a timeout');
+	ok($ans && $ans->{tags}{result} eq 'success' && !exists $ans->{tags}{instance}
+	    && !grep({ /nsid|identity|instance/ } keys %{ $ans->{fields} }),
+	    'inputs.dns_query: an answer, but nothing says which instance gave it');
+	ok($to && $to->{tags}{result} eq 'timeout' && $to->{fields}{query_time_ms}{value} == 0,
+	    'inputs.dns_query: a timeout has query_time_ms=0 (ours have none)');
 }
 diag('probes ended by Telegraf\'s first signal at start-up: '
     . join(', ', map { "$_ $early{$_}" } grep { /^SIG/ } @MODES));
