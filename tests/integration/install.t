@@ -55,7 +55,10 @@ SKIP: {
 # Real Telegraf: the installed snippets load and start the installed binary.
 SKIP: {
 	chomp(my $tg = `'$top/tests/lib/telegraf.sh' path 2>/dev/null`);
-	skip 'real Telegraf not built (make telegraf)', 2 * @TG unless $tg && -x $tg;
+	if (!($tg && -x $tg)) {
+		fail('real Telegraf required (REQUIRE_REAL_TELEGRAF=1) but not built') if $ENV{REQUIRE_REAL_TELEGRAF};
+		skip 'real Telegraf not built (make telegraf)', 2 * @TG;
+	}
 	my $p = tempdir('install-prefix.XXXXXX', TMPDIR => 1, CLEANUP => 1);
 	$out = `make -s -C '$top' B='$b' install PREFIX='$p' 2>&1`;
 	die "make install PREFIX=$p: $out" if $?;
