@@ -23,7 +23,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 HEADERS := $(wildcard include/*.h)
 
-.PHONY: all check unit deps deps-build asan fuzz bench run install uninstall clean format
+.PHONY: all check unit deps deps-build asan fuzz bench run install uninstall clean format telegraf
 
 all: $(B)/anycast-probe
 
@@ -46,7 +46,7 @@ $(B)/obj $(B)/tests:
 
 # Installs missing Debian packages (needs root), then builds and runs every
 # test. Prints one line per test and a closing "N passed, N failed" line.
-check: deps
+check: deps telegraf
 	$(MAKE) all unit
 	B=$(B) tests/run-tests.sh
 
@@ -57,6 +57,15 @@ deps:
 
 deps-build:
 	tests/lib/deps.sh build
+
+# The real Telegraf (v1.39.3, a custom build with only the plugins the tests
+# use) for tests/integration/telegraf-real.t and prometheus.t, built once
+# into /var/cache/anycast-probe (root) or ~/.cache/anycast-probe. Needs Go
+# 1.26 or later (Debian 12's is 1.19); without it the tests say they skipped
+# (.ci/run sets REQUIRE_REAL_TELEGRAF=1, which turns the skip into a failure).
+telegraf:
+	@tests/lib/telegraf.sh build >/dev/null || { rc=$$?; [ $$rc -eq 3 ] || exit $$rc; \
+		echo "make telegraf: SKIPPED: no Go 1.26+, the real-Telegraf tests will be skipped" >&2; }
 
 asan:
 	$(MAKE) B=build/asan CC=clang \
@@ -104,11 +113,18 @@ run:
 DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/anycast-probe
 MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
 
+# The installed man page and Telegraf configs name the real PREFIX (the
+# ones in conf/ say /usr/local, the default).
 install: all
 	install -D -m 0755 $(B)/anycast-probe $(DESTDIR)$(PREFIX)/bin/anycast-probe
-	install -D -m 0644 src/anycast-probe.1 $(MANDIR)/anycast-probe.1
-	install -d $(DOCDIR)
-	install -m 0644 README.md LICENSE $(wildcard conf/*) $(DOCDIR)/
+	install -d $(MANDIR) $(DOCDIR)
+	sed 's|PREFIX/|$(PREFIX)/|g' src/anycast-probe.1 >$(MANDIR)/anycast-probe.1
+	chmod 0644 $(MANDIR)/anycast-probe.1
+	install -m 0644 README.md LICENSE $(filter-out conf/telegraf%,$(wildcard conf/*)) $(DOCDIR)/
+	for f in conf/telegraf*.conf; do \
+		sed 's|/usr/local/bin/anycast-probe|$(PREFIX)/bin/anycast-probe|g' $$f \
+			>$(DOCDIR)/$${f#conf/} && chmod 0644 $(DOCDIR)/$${f#conf/} || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/anycast-probe $(MANDIR)/anycast-probe.1

@@ -363,6 +363,21 @@ static int run_once(struct app *app)
 	return rc;
 }
 
+/* Telegraf's first Gather (a signal in the SIGHUP/SIGUSR1/SIGUSR2 modes)
+ * comes right after it starts us: a trigger signal before the signalfd is
+ * set up must stay pending (it is read then), not end the process by its
+ * default action. A constructor runs before main, as early as we can. */
+__attribute__((constructor)) static void hold_triggers(void)
+{
+	sigset_t triggers;
+
+	sigemptyset(&triggers);
+	sigaddset(&triggers, SIGHUP);
+	sigaddset(&triggers, SIGUSR1);
+	sigaddset(&triggers, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &triggers, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -6,8 +6,9 @@
 #    server, family, transport, dc and vantage exist (multi, All = .*), and
 #    the catchment-change annotation is there.
 # 2. (root, the anycast lab) A real InfluxDB 1.x on loopback is filled from
-#    real probe runs in the lab (tests/lab/lab.sh, 2 sites: NSD arn1, Knot
-#    lhr1): vantage "vp-a" lands on site 1, moves to site 2, then sees IPv4
+#    real probe runs in the lab (tests/lab/lab.sh, 2 sites: NSD with NSID
+#    arn1, Knot WITHOUT NSID, hostname.bind lon-1, so its instance comes
+#    from hostname.bind): vantage "vp-a" lands on site 1, moves to site 2, then sees IPv4
 #    unreachable (error rows) and site 2 silent on IPv6 (timeout rows);
 #    vantage "vp-b" does the opposite (site 2 -> site 1, IPv6 unreachable,
 #    IPv4 silent). So instance_changed=true, errors and timeouts exist for
@@ -18,7 +19,16 @@
 #    InfluxDB datasource does: All (allValue .*), every value selected
 #    ("(a|b)", regex-escaped), and each single value. Each must return no
 #    error and at least one row. The catchment map must show where each
-#    vantage point lands at the end (vp-a: lhr1, vp-b: arn1).
+#    vantage point lands at the end (vp-a: lon-1, by hostname.bind; vp-b:
+#    arn1). The panels group by what they show: instance per server/family
+#    and the catchment map by vantage (two vantage points, two series),
+#    SOA serial by domain, query time by family and transport without
+#    CHAOS rows (its row count is that of the IN rows).
+# 4. conf/grafana-alerts.yaml (Grafana alert rule provisioning): every rule
+#    is A (InfluxQL) -> B (reduce last) -> C (threshold); A runs on the lab
+#    data and C must fire for exactly what happened: timeouts where a site
+#    was silent, catchment changes on every (vantage, address), an SOA
+#    serial mismatch of 1 (the two sites serve different serials).
 # Without root or the lab tools, part 2 and 3 are skipped.
 use strict;
 use warnings;
@@ -109,6 +119,7 @@ lab_usable || exit 77
 LAB_TRAP=0
 trap 'lab_down' EXIT
 trap 'exit 130' INT TERM
+LAB_NSID[2]=""   # site 2 without NSID: instance from hostname.bind
 lab_up 2 || exit 3
 pp=
 round() { # round N: one stdin line, wait for 12*N lines (2 addresses x 2
@@ -239,9 +250,9 @@ for my $s (@$series) {
 	$now{"$t{vantage} $t{server}"} = $t{instance} // '?';
 }
 is(join(', ', map { "$_ $now{$_}" } sort keys %now),
-    join(', ', map { my $v = $_; map { "$v $_ " . ($v eq 'vp-a' ? 'lhr1' : 'arn1') }
+    join(', ', map { my $v = $_; map { "$v $_ " . ($v eq 'vp-a' ? 'lon-1' : 'arn1') }
 	sort @{ $values{server} } } qw(vp-a vp-b)),
-    'catchment map: vp-a reaches lhr1, vp-b reaches arn1 on both addresses');
+    'catchment map: vp-a reaches lon-1 (no NSID: hostname.bind), vp-b reaches arn1 on both addresses');
 
 # Catchment changes per vantage point: one move each, of 2 addresses x 2
 # transports (4; at most 8 when the round straddles a 10 s bucket).
@@ -252,5 +263,85 @@ for my $s (@$series) { $moves{ $s->{tags}{vantage} } += $_->[1] // 0 for @{ $s->
 ok(2 == grep({ ($moves{$_} // 0) >= 4 && $moves{$_} <= 8 } qw(vp-a vp-b)),
     'catchment changes per vantage point: 4 (address, transport) moves each')
     or diag(explain(\%moves), $err);
+
+# What each panel groups by (issue 13): two vantage points must not hide
+# each other, several zones of one instance must not show one serial, and
+# query time is per family and transport, without the CHAOS rows.
+sub panel { my ($t) = @_; my ($p) = grep { $_->{title} eq $t } @panels; return $p }
+sub series_tags
+{
+	my ($q) = @_;
+	my ($err, $n, $series) = run_q(expand($q, \%all));
+	return map { { %{ $_->{tags} // {} } } } @$series;
+}
+{
+	my $p = panel('Instance per server / family');
+	for my $t (@{ $p->{targets} }) {
+		my @s = series_tags($t->{query});
+		my %vs = map { ("$_->{vantage} $_->{server}" => 1) } @s;
+		is(scalar(keys %vs), 4, "instance per server / family $t->{refId}: a series per vantage point and server (2 x 2)")
+		    or diag(explain(\@s));
+	}
+	my @s = series_tags($map->{targets}[0]{query});
+	is(scalar(@s), 4, 'catchment map: a row per vantage point and server (2 x 2)');
+	$p = panel('SOA serial per instance');
+	@s = series_tags($p->{targets}[0]{query});
+	ok(@s && !grep({ ($_->{domain} // '') ne 'example.test' || !defined $_->{instance} } @s),
+	    'SOA serial per instance: series per domain and instance') or diag(explain(\@s));
+	$p = panel('Query time per instance');
+	@s = series_tags($p->{targets}[0]{query});
+	my %want = map { ("$_->{tags}{instance} $_->{tags}{family} $_->{tags}{transport}" => 1) }
+	    grep { $_->{tags}{result} eq 'success' && $_->{tags}{class} eq 'IN' } @rows;
+	is(join(', ', sort map { "$_->{instance} $_->{family} $_->{transport}" } @s), join(', ', sort keys %want),
+	    'query time per instance: a series per instance, family and transport');
+	(my $count = $p->{targets}[0]{query}) =~ s/GROUP BY .*//;
+	$count =~ s/mean\("query_time_ms"\)/count("query_time_ms")/ or die;
+	my ($err, $n, $series) = run_q(expand($count, \%all));
+	my $in = grep { $_->{tags}{class} eq 'IN' && exists $_->{fields}{query_time_ms} && $_->{tags}{result} eq 'success' } @rows;
+	is($series->[0]{values}[0][1] // 0, $in, "query time per instance: the $in IN rows, no CHAOS row");
+}
+
+# --- 4. the alert rules ------------------------------------------------------
+{
+	require CPAN::Meta::YAML;
+	my $yf = "$root/conf/grafana-alerts.yaml";
+	my $y = CPAN::Meta::YAML->read($yf);
+	ok($y && $y->[0]{apiVersion} == 1, 'conf/grafana-alerts.yaml parses, apiVersion 1')
+	    or BAIL_OUT('bad YAML: ' . CPAN::Meta::YAML->errstr);
+	my @rules = map { @{ $_->{rules} // [] } } @{ $y->[0]{groups} // [] };
+	is(join(' ', map { $_->{uid} } @rules), 'anycast-probe-timeouts anycast-probe-catchment anycast-probe-serial',
+	    'three rules: timeouts, catchment change, serial mismatch');
+	my %fired;
+	for my $r (@rules) {
+		my %d = map { $_->{refId} => $_ } @{ $r->{data} };
+		ok($r->{condition} eq 'C' && $d{A}{datasourceUid} eq 'anycast-influxdb' && $d{A}{model}{rawQuery}
+		    && $d{B}{model}{type} eq 'reduce' && $d{B}{model}{expression} eq 'A' && $d{B}{model}{reducer} eq 'last'
+		    && $d{C}{model}{type} eq 'threshold' && $d{C}{model}{expression} eq 'B'
+		    && $d{C}{model}{conditions}[0]{evaluator}{type} eq 'gt',
+		    "$r->{uid}: A (InfluxQL) -> B (last) -> C (threshold, gt)");
+		my $thr = $d{C}{model}{conditions}[0]{evaluator}{params}[0];
+		(my $q = $d{A}{model}{query}) =~ s/\$timeFilter\b/time > now() - 10m/g;
+		my ($err, $n, $series) = run_q($q);
+		is($err, '', "$r->{uid}: the query runs") or diag($q);
+		for my $s (@$series) {
+			my @v = grep { defined $_->[1] } @{ $s->{values} };
+			next unless @v && $v[-1][1] > $thr;
+			my $t = $s->{tags} // {};
+			push @{ $fired{ $r->{uid} } }, join(' ', map { $t->{$_} // '-' } sort keys %$t) . " = $v[-1][1]";
+		}
+	}
+	my ($v4) = grep { /\./ } @{ $values{server} };
+	my ($v6) = grep { /:/ } @{ $values{server} };
+	my %to = map { ("$_->{tags}{server} $_->{tags}{target} $_->{tags}{transport} $_->{tags}{vantage}" => 1) }
+	    grep { $_->{tags}{result} eq 'timeout' && $_->{tags}{class} eq 'IN' } @rows;
+	my @f = sort map { s/ = \d+$//r } @{ $fired{'anycast-probe-timeouts'} // [] };
+	is(join(', ', @f), join(', ', sort keys %to), 'timeouts rule fires for every (server, transport, vantage) that timed out');
+	ok((grep { /^\Q$v6\E .* vp-a$/ } @f) && (grep { /^\Q$v4\E .* vp-b$/ } @f) && !grep({ /^\Q$v4\E .* vp-a$/ } @f),
+	    'timeouts rule: vp-a on IPv6, vp-b on IPv4 (the silent sites), not vp-a on IPv4 (errors)');
+	@f = sort map { s/ = \d+$//r } @{ $fired{'anycast-probe-catchment'} // [] };
+	is(scalar(@f), 4, 'catchment rule fires for both vantage points on both addresses') or diag(explain(\@f));
+	is(join(', ', @{ $fired{'anycast-probe-serial'} // [] }), 'example.test lab-anycast = 1',
+	    'serial rule fires for example.test: the instances differ by 1');
+}
 
 done_testing();

@@ -5,6 +5,14 @@
 # prefix, stop = close stdin, 5 s, SIGTERM, 5 s, SIGKILL). execd.t checks
 # the triggers one by one; this runs the probe the way Telegraf does, every
 # signal mode, and counts what Telegraf would have received.
+#
+# Real vs emulated (issue 13): tests/integration/telegraf-real.t runs the
+# same modes under the real Telegraf v1.39.3 (rounds whole, the stop at
+# step 1, log levels, restart, config errors). What stays here is what a
+# real Telegraf cannot be made to do on demand: the 1 s stdin write
+# deadline against a program that never reads, a full stdin pipe, the
+# SIGTERM (step 2) and SIGKILL (step 3) escalation, and exact accounting of
+# which Gather started which round (slow rounds, coalesced triggers).
 use strict;
 use warnings;
 use FindBin;

@@ -19,6 +19,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port start_nsd start_knot start_influxd
     start_silent stop_server have_cmd kdig influx_query influx_post
+    start_prometheus prom_query
     ZONE_NAME NSD_SERIAL KNOT_SERIAL);
 
 use constant ZONE_NAME   => 'example.test';
@@ -418,6 +419,56 @@ sub stop_server
 		if (time > $deadline) { kill 'KILL', $pid; waitpid($pid, 0); last; }
 		sleep 0.02;
 	}
+}
+
+
+# Prometheus (Debian's prometheus package) on 127.0.0.1 only, its TSDB in a
+# temp dir, scraping TARGETS (host:port list) every second. Readiness:
+# /-/ready answers 200.
+sub start_prometheus
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $srv = { kind => 'prometheus', dir => $dir, log => "$dir/prometheus.log" };
+	my $targets = join(', ', map { "'$_'" } @{ $o{targets} // [] });
+	_write("$dir/prometheus.yml", <<"EOF");
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: anycast-probe
+    static_configs:
+      - targets: [$targets]
+EOF
+	for my $try (1 .. 3) {
+		my $port = $srv->{port} = free_port();
+		$srv->{pid} = _spawn($srv->{log}, 'prometheus',
+		    "--config.file=$dir/prometheus.yml", "--storage.tsdb.path=$dir/data",
+		    "--web.listen-address=127.0.0.1:$port", '--log.level=warn');
+		push @started, $srv;
+		my $deadline = time + 30;
+		while (1) {
+			my $code = _curl('-o', '/dev/null', '-w', '%{http_code}',
+			    "http://127.0.0.1:$port/-/ready");
+			return $srv if $code eq '200';
+			last if !_alive($srv->{pid}) || time > $deadline;
+			sleep 0.1;
+		}
+		my $log = _slurp($srv->{log});
+		stop_server($srv);
+		die "prometheus did not start:\n$log" if $try == 3;
+	}
+}
+
+# A PromQL instant query; returns the decoded JSON.
+sub prom_query
+{
+	my ($srv, $q) = @_;
+	require JSON::PP;
+	my $out = _curl('-G', "http://127.0.0.1:$srv->{port}/api/v1/query",
+	    '--data-urlencode', "query=$q");
+	return eval { JSON::PP::decode_json($out) } // { status => 'error', error => "bad JSON: $out" };
 }
 
 1;

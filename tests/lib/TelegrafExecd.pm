@@ -3,8 +3,10 @@
 # Telegraf does it (influxdata/telegraf):
 #  - start: the command with a pipe on stdin, stdout and stderr
 #    (internal/process/process.go cmdStart);
-#  - Gather, once per `interval` (first one interval after start, as the
-#    agent's ticker does), per `signal` (plugins/inputs/execd/execd_posix.go):
+#  - Gather, once per `interval` (first one interval after start; the real
+#    agent's first tick is at the next interval boundary with round_interval
+#    = true, at once with false: tests/integration/telegraf-real.t), per
+#    `signal` (plugins/inputs/execd/execd_posix.go):
 #      STDIN   write "\n" to stdin with a 1 s write deadline; a write that
 #              cannot finish by then is a gather error ("writing to stdin
 #              failed"); so is one to a closed pipe (EPIPE, never SIGPIPE);

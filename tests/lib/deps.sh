@@ -7,15 +7,16 @@
 # servers installed here are for the tests and the demo, which start their
 # own instances on loopback or in namespaces: the system services Debian
 # enables for them are stopped and disabled again, so that installing
-# anycast-probe's test tools never leaves a resolver or an InfluxDB
-# listening on the machine.
+# anycast-probe's test tools never leaves a resolver, an InfluxDB or a
+# Prometheus listening on the machine.
 set -e
 BUILD="build-essential pkg-config libldns-dev libinih-dev"
 DEMO="$BUILD nsd knot knot-dnsutils iproute2 procps"
 TEST="$DEMO libcmocka-dev perl bind9 bind9-dnsutils influxdb curl man-db
- clang libclang-rt-14-dev valgrind dnsperf tcpdump tshark"
+ clang libclang-rt-14-dev valgrind dnsperf tcpdump tshark prometheus"
 # service:package, for the servers installed here
-SERVICES="nsd:nsd knot:knot named:bind9 influxdb:influxdb"
+SERVICES="nsd:nsd knot:knot named:bind9 influxdb:influxdb prometheus:prometheus
+ prometheus-node-exporter:prometheus"
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
 demo) PKGS=$DEMO ;;
