@@ -49,7 +49,9 @@
 #      tc          TC bit set, hostile payload
 #
 # Options: --port N, --mode MODE (every query), --identity MODE (default
-# mix), --nsid none (never an NSID option), --tcp accept-close|accept-silent
+# mix), --nsid none (never an NSID option) or per-query (a new NSID in
+# every answer: arn1-q1, arn1-q2, ...), --chaos never (CHAOS identity
+# queries get no answer, like a BIND over its CHAOS rate limit), --tcp accept-close|accept-silent
 # (whole-server TCP behaviour before reading anything), --log FILE (one line
 # per query received: "transport family id mode name type class key",
 # key "4" or "6" for the main port, "4/N" for the N-th --identity-port);
@@ -65,9 +67,9 @@ use Getopt::Long;
 use Time::HiRes qw(time);
 use POSIX ();
 
-my %opt = (identity => 'mix', nsid => 'yes', tcp => '');
+my %opt = (identity => 'mix', nsid => 'yes', tcp => '', chaos => 'answer');
 my @identity_port;
-GetOptions(\%opt, "identity-port=s" => \@identity_port, "dump-txt=s", "dump-nsid=s", 'port=i', 'mode=s', 'identity=s', 'nsid=s', 'tcp=s',
+GetOptions(\%opt, "identity-port=s" => \@identity_port, "dump-txt=s", "dump-nsid=s", 'port=i', 'mode=s', 'identity=s', 'nsid=s', 'tcp=s', 'chaos=s',
     "log=s", "no-stdin") or die "usage: liar.pl [--port N] [--mode M] [--identity M] "
     . "[--nsid none] [--tcp accept-close|accept-silent] [--log FILE]\n";
 
@@ -291,6 +293,8 @@ sub opt_rr
 # nsid (bytes or undef), opt (raw additional records instead of the OPT),
 # question (wire after the header, instead of the query's), counts ([an, ns,
 # ar] override), id.
+my $NSID_SEQ = 0;
+
 sub reply
 {
 	my ($q, %o) = @_;
@@ -302,7 +306,10 @@ sub reply
 	if (defined $o{additional}) {
 		($add, $nar) = @{ $o{additional} };
 	} elsif ($q->{edns}) {
-		$add = opt_rr($opt{nsid} eq 'none' ? undef : $o{nsid});
+		my $nsid = $opt{nsid} eq 'none' ? undef
+		    : $opt{nsid} eq 'per-query' ? sprintf('arn1-q%d', ++$NSID_SEQ)
+		    : $o{nsid};
+		$add = opt_rr($nsid);
 		$nar = 1;
 	}
 	my $question = $o{question} // ($q->{qname} . pack('nn', $q->{qtype}, $q->{qclass}));
@@ -355,6 +362,7 @@ sub plan
 		$mode = 'ok' unless mode_ok($mode);
 	}
 	$q->{mode} = $mode;
+	return () if $mode eq 'identity' && $opt{chaos} eq 'never';
 	if ($mode eq 'identity') {
 		my ($strings) = @{ $PAYLOAD{$opt{identity}} };
 		my $ans = rr("\xc0\x0c", 16, 3, 0, txt_rdata($strings));
