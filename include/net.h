@@ -41,11 +41,8 @@ struct net_msg {
 int net_udp_open(int family, const struct sockaddr_storage *src,
                  uint16_t port, bool *stamps);
 
-/* Send one datagram. Returns 0, -EAGAIN (buffer full: try later) or -errno. */
-int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
-                 const void *buf, size_t len);
-
-/* The same from N iovecs (the message ID and the shared template). */
+/* Send one datagram from N iovecs (the message ID and the shared
+ * template). Returns 0, -EAGAIN (buffer full: try later) or -errno. */
 struct iovec;
 int net_udp_sendv(int fd, const struct sockaddr *to, socklen_t tolen,
                   const struct iovec *iov, size_t n);

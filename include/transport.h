@@ -151,6 +151,21 @@ struct transport {
 extern const struct transport transport_table[];
 extern const size_t transport_count;
 
+/* For a transport that sends one query at a time: ops->send() over
+ * SEND_ONE, stopping after the first TR_BLOCKED. */
+static inline size_t tr_send_each(struct tr *tr, struct tr_query *q, size_t n,
+                                  enum tr_send_result *res,
+                                  enum tr_send_result (*send_one)(
+                                      struct tr *, struct tr_query *))
+{
+	for (size_t i = 0; i < n; i++) {
+		res[i] = send_one(tr, &q[i]);
+		if (res[i] == TR_BLOCKED)
+			return i + 1;
+	}
+	return n;
+}
+
 /* Index of the transport named NAME (LEN bytes), or -1. */
 int transport_find(const char *name, size_t len);
 

@@ -85,33 +85,6 @@ int net_udp_open(int family, const struct sockaddr_storage *src,
 	return fd;
 }
 
-int net_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
-                 const void *buf, size_t len)
-{
-	bool again = true;
-
-	for (;;) {
-		ssize_t n = sendto(fd, buf, len, 0, to, tolen);
-
-		if (n >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EWOULDBLOCK)
-			return -EAGAIN;
-		/* With IP_RECVERR an ICMP error for an earlier datagram to
-		 * another server leaves a pending socket error that the next
-		 * send reports (and clears). It belongs to that other query
-		 * (the error queue says which): send once more, and only an
-		 * error that repeats is this datagram's own. */
-		if (again) {
-			again = false;
-			continue;
-		}
-		return -errno;
-	}
-}
-
 int net_udp_sendv(int fd, const struct sockaddr *to, socklen_t tolen,
                   const struct iovec *iov, size_t n)
 {
@@ -128,8 +101,11 @@ int net_udp_sendv(int fd, const struct sockaddr *to, socklen_t tolen,
 			continue;
 		if (errno == EWOULDBLOCK)
 			return -EAGAIN;
-		/* As in net_udp_send(): a pending ICMP error of another
-		 * query surfaces on this send once. */
+		/* With IP_RECVERR an ICMP error for an earlier datagram to
+		 * another server leaves a pending socket error that the next
+		 * send reports (and clears). It belongs to that other query
+		 * (the error queue says which): send once more, and only an
+		 * error that repeats is this datagram's own. */
 		if (again) {
 			again = false;
 			continue;

@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "clock.h"
 #include "conf.h"
 #include "dnsmsg.h"
@@ -37,7 +38,6 @@
 #include "rnd.h"
 
 #define FD_RESERVE 64 /* descriptors kept for everything that is not TCP */
-#define INFO_CHUNK 256
 
 enum phase { FREE, CONNECTING, SENDING, READING };
 
@@ -58,12 +58,6 @@ struct tcp_conn {
 	uint8_t *own;
 };
 
-struct info_chunk {
-	struct info_chunk *next;
-	size_t used;
-	struct tr_conn_info v[INFO_CHUNK];
-};
-
 struct tr {
 	struct tr_env env;
 	struct tcp_conn **conns; /* by index */
@@ -73,34 +67,19 @@ struct tr {
 	size_t open, max;
 	bool blocked;     /* a send was refused: say so when one closes */
 	uint8_t *scratch; /* FRAME_MAX */
-	struct info_chunk *infos, *info_cur;
+	struct arena infos; /* this round's tr_conn_info */
 };
 
 static void tcp_event(struct loop_handler *h, uint32_t events);
 
 static struct tr_conn_info *info_new(struct tr *tr)
 {
-	struct info_chunk *c = tr->info_cur;
+	struct tr_conn_info *i = arena_alloc(&tr->infos, sizeof(*i));
 
-	if (c == NULL || c->used == INFO_CHUNK) {
-		struct info_chunk *next = c ? c->next : tr->infos;
-
-		if (next == NULL) {
-			next = malloc(sizeof(*next));
-			if (next == NULL)
-				return NULL;
-			next->next = NULL;
-			if (c)
-				c->next = next;
-			else
-				tr->infos = next;
-		}
-		next->used = 0;
-		c = tr->info_cur = next;
-	}
-	c->v[c->used] =
-	    (struct tr_conn_info){.connect_ns = -1, .tls_handshake_ns = -1};
-	return &c->v[c->used++];
+	if (i != NULL)
+		*i = (struct tr_conn_info){.connect_ns = -1,
+		                           .tls_handshake_ns = -1};
+	return i;
 }
 
 static struct tcp_conn *conn_get(struct tr *tr)
@@ -191,12 +170,7 @@ static void tcp_destroy(struct tr *tr)
 		free(tr->conns[i]->own);
 		free(tr->conns[i]);
 	}
-	while (tr->infos) {
-		struct info_chunk *next = tr->infos->next;
-
-		free(tr->infos);
-		tr->infos = next;
-	}
+	arena_clear(&tr->infos);
 	free(tr->conns);
 	free(tr->free_idx);
 	free(tr->scratch);
@@ -223,7 +197,7 @@ static int tcp_create(struct tr **out, const struct tr_env *env)
 
 static void tcp_round_begin(struct tr *tr)
 {
-	tr->info_cur = NULL;
+	arena_reset(&tr->infos);
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -294,12 +268,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 static size_t tcp_send(struct tr *tr, struct tr_query *q, size_t n,
                        enum tr_send_result *res)
 {
-	for (size_t i = 0; i < n; i++) {
-		res[i] = send_one(tr, &q[i]);
-		if (res[i] == TR_BLOCKED)
-			return i + 1;
-	}
-	return n;
+	return tr_send_each(tr, q, n, res, send_one);
 }
 
 static const char *tcp_cancel(struct tr *tr, uint32_t job, struct tr_slot *slot)

@@ -225,12 +225,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 static size_t udp_send(struct tr *tr, struct tr_query *q, size_t n,
                        enum tr_send_result *res)
 {
-	for (size_t i = 0; i < n; i++) {
-		res[i] = send_one(tr, &q[i]);
-		if (res[i] == TR_BLOCKED)
-			return i + 1;
-	}
-	return n;
+	return tr_send_each(tr, q, n, res, send_one);
 }
 
 /* End entry E of S (answered, failed or cancelled). */
