@@ -96,7 +96,9 @@ static bool reserve(struct lineproto *lp, size_t extra)
 
 static void put(struct lineproto *lp, const void *bytes, size_t n)
 {
-	if (!reserve(lp, n))
+	/* the common case without a call: room enough, no error */
+	if (!(lp->cap > lp->len && n < lp->cap - lp->len && !lp->error) &&
+	    !reserve(lp, n))
 		return;
 	memcpy(lp->data + lp->len, bytes, n);
 	lp->len += n;
@@ -251,11 +253,23 @@ static bool needs_escape(uint8_t c, enum token kind)
  * NSIDs) are, and skip the sanitising copy. */
 static bool plain_token(const uint8_t *s, size_t n, size_t max, enum token kind)
 {
+	/* bit KIND of PLAIN[c]: c goes out as it is in a token of KIND (filled
+	 * on first use; the probe has one thread) */
+	static uint8_t plain[256];
+	static bool ready;
+
+	if (!ready) {
+		for (unsigned c = 0x21; c < 0x7F; c++)
+			for (unsigned k = TOKEN_MEASUREMENT; k <= TOKEN_STRING;
+			     k++)
+				if (c != '\\' && !needs_escape((uint8_t)c, k))
+					plain[c] |= (uint8_t)(1u << k);
+		ready = true;
+	}
 	if (n == 0 || n > max || (kind == TOKEN_MEASUREMENT && s[0] == '#'))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7F || s[i] == '\\' ||
-		    needs_escape(s[i], kind))
+		if (!(plain[s[i]] & (1u << kind)))
 			return false;
 	return true;
 }
@@ -498,27 +512,34 @@ static const char DIGITS2[201] =
 
 char *lineproto_put_dec(char *p, int64_t v)
 {
-	char num[24];
-	size_t n = sizeof(num);
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	uint64_t t = u;
+	size_t n = 1;
+	char *end;
 
+	if (v < 0)
+		*p++ = '-';
+	while (t >= 100) {
+		t /= 100;
+		n += 2;
+	}
+	n += t >= 10;
+	end = p + n;
+	/* from the last digit back, two at a time */
 	while (u >= 100) {
 		unsigned d = (unsigned)(u % 100) * 2;
 
 		u /= 100;
-		num[--n] = DIGITS2[d + 1];
-		num[--n] = DIGITS2[d];
+		*--end = DIGITS2[d + 1];
+		*--end = DIGITS2[d];
 	}
 	if (u >= 10) {
-		num[--n] = DIGITS2[u * 2 + 1];
-		num[--n] = DIGITS2[u * 2];
+		*--end = DIGITS2[u * 2 + 1];
+		*--end = DIGITS2[u * 2];
 	} else {
-		num[--n] = (char)('0' + u);
+		*--end = (char)('0' + u);
 	}
-	if (v < 0)
-		num[--n] = '-';
-	memcpy(p, num + n, sizeof(num) - n);
-	return p + (sizeof(num) - n);
+	return p + n;
 }
 
 /*

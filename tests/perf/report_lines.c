@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dnsmsg.h"
 #include "report.h"
@@ -162,11 +163,16 @@ int main(int argc, char **argv)
 	lineproto_init(&lp);
 	if (report_new(&rep, &conf) < 0)
 		return 1;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t bytes = write_rows(rep, &lp, r, n, argc > 2 ? stdout : NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (argc > 2) /* the lines themselves, to compare builds */
 		fwrite(lp.data, 1, lp.len, stdout);
 	else
-		printf("%zu rows, %zu bytes\n", n, bytes);
+		printf("%zu rows, %zu bytes, %.1f ms\n", n, bytes,
+		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		           (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	report_free(rep);
 	lineproto_clear(&lp);
 	for (int i = 0; i < N_QUERIES; i++)
