@@ -6,7 +6,8 @@
  * main does, with the code cli returns.
  *
  * Which options go with which mode:
- *  - everywhere: --once, --format, --check-config, -i, --count, -v;
+ *  - everywhere: --once, --format, --check-config, -i, --count, -v,
+ *    --no-sandbox, --sandbox-debug;
  *  - with a config file only: -c, --target;
  *  - ad hoc only (they describe the target; a config says them as keys):
  *    -s, -q, -t, --timeout, --retries, -4, -6, -p, -b, --no-identity,
@@ -31,6 +32,9 @@
 struct cli {
 	const char *config; /* -c; NULL: CONF_DEFAULT_PATH unless -s */
 	bool once, check, text, verbose;
+	/* The seccomp sandbox (trustio's sandbox.h): --no-sandbox turns it
+	 * off and wins over --sandbox-debug (name a forbidden call). */
+	bool no_sandbox, sandbox_debug;
 	/* The continuous mode by hand (-i, --count): a round every
 	 * interval_ns from the start, stdin is neither a trigger nor an end,
 	 * a summary on stderr at the end and on SIGINT/SIGTERM. */

@@ -36,6 +36,8 @@ enum {
 	OPT_NO_NSID,
 	OPT_DNSSEC,
 	OPT_TARGET,
+	OPT_NO_SANDBOX,
+	OPT_SANDBOX_DEBUG,
 };
 
 static const struct option OPTIONS[] = {
@@ -58,6 +60,8 @@ static const struct option OPTIONS[] = {
     {"no-nsid", no_argument, NULL, OPT_NO_NSID},
     {"dnssec", no_argument, NULL, OPT_DNSSEC},
     {"target", required_argument, NULL, OPT_TARGET},
+    {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    {"sandbox-debug", no_argument, NULL, OPT_SANDBOX_DEBUG},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -114,6 +118,9 @@ void cli_usage(FILE *f)
 	    "                      (a table per round, with its time)\n"
 	    "      --check-config  validate, print the effective config, exit\n"
 	    "  -v, --verbose       debug lines (D!) on stderr\n"
+	    "      --no-sandbox    run without the seccomp filter (debugging)\n"
+	    "      --sandbox-debug a call the filter forbids is named on\n"
+	    "                      stderr (exit 70) instead of killing\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       version\n"
 	    "\n"
@@ -294,6 +301,12 @@ static int option(struct cli *cli, int c, int longidx, FILE *out, FILE *err)
 		break;
 	case 'v':
 		cli->verbose = true;
+		break;
+	case OPT_NO_SANDBOX:
+		cli->no_sandbox = true;
+		break;
+	case OPT_SANDBOX_DEBUG:
+		cli->sandbox_debug = true;
 		break;
 	case 'h':
 		cli_usage(out);
