@@ -333,6 +333,8 @@ static int run_service(struct app *app)
 		}
 		if (app->summary && continuous_done(app))
 			return app->failed ? EXIT_QUERY_FAILED : 0;
+		if (app->summary && app->quit)
+			app->pending = false; /* Ctrl-C: no round after it */
 		if (app->quit) {
 			/* A round asked for before the end (the lines of a
 			 * file on stdin) still runs, within the deadline. */

@@ -190,9 +190,10 @@ sub rounds_of
 	for my $srv ('127.0.0.1', '::1') {
 		my $x = srow($s, $srv, 'udp');
 		my $rows = () = rows_where(\@rows, server => $srv);
-		ok($x && $x->{sent} == $rows && $x->{sent} == 3 * $n,
+		# (a round cut off by the signal counts with the rows it printed)
+		ok($x && $x->{sent} == $rows && $rows <= 3 * $n && $rows > 3 * ($n - 1),
 		    "SIGINT: $srv sent " . ($x ? $x->{sent} : '?')
-		    . " = its rows printed ($rows) = 3 x rounds");
+		    . " = its rows printed ($rows), 3 a round ($n rounds)");
 	}
 }
 
