@@ -20,11 +20,6 @@
 
 #define PREFIX "anycast-probe: "
 
-/* conf_select() (--target) comes with the conf module's Version 2 work;
- * until that is linked in, --target says so instead of failing to build. */
-int conf_select(struct conf *conf, const char *const *names, size_t n,
-                FILE *err) __attribute__((weak));
-
 enum {
 	OPT_ONCE = 256,
 	OPT_FORMAT,
@@ -409,14 +404,7 @@ int cli_conf(const struct cli *cli, struct conf **conf, FILE *err)
 	if (rc < 0)
 		return CLI_EXIT_USAGE;
 	if (cli->n_targets > 0) {
-		if (!conf_select) {
-			fprintf(err, PREFIX "--target needs conf_select(), "
-			                    "which this build lacks\n");
-			rc = -ENOSYS;
-		} else {
-			rc = conf_select(*conf, cli->targets, cli->n_targets,
-			                 err);
-		}
+		rc = conf_select(*conf, cli->targets, cli->n_targets, err);
 		if (rc < 0) {
 			conf_free(*conf);
 			*conf = NULL;

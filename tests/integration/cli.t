@@ -275,7 +275,7 @@ for my $name ('anycast-probe.conf', 'root-servers.conf') {
 	like($r->{out}, qr/^interval = 1500ms$/m, '-i sets the interval of a config');
 
 	# ad-hoc options, checked by conf like config keys: shown by
-	# --check-config once conf applies them
+	# --check-config
 	my @ad = ('--check-config', '-s', '127.0.0.1');
 	my %effect = (
 	    '--timeout 300ms' => qr/^timeout = 300ms$/m,
@@ -287,34 +287,21 @@ for my $name ('anycast-probe.conf', 'root-servers.conf') {
 	for my $o (sort keys %effect) {
 		my $x = run_probe(args => [@ad, split(/ /, $o)]);
 		is($x->{rc}, 0, "ad hoc $o: accepted") or diag($x->{err});
-		SKIP: {
-			skip "conf_adhoc does not apply $o yet (conf branch)", 1
-			    if $o ne '-i 250ms' && $x->{out} !~ $effect{$o}
-			    && $x->{out} =~ /^timeout = 2s$/m;
-			like($x->{out}, $effect{$o}, "ad hoc $o: in the effective config");
-		}
+		like($x->{out}, $effect{$o}, "ad hoc $o: in the effective config");
 	}
 	{
 		my $x = run_probe(args => [@ad, '--timeout', 'soon']);
-		SKIP: {
-			skip 'conf_adhoc does not check --timeout yet (conf branch)', 1
-			    if $x->{rc} == 0;
-			ok($x->{rc} == 2 && $x->{err} =~ /timeout/ && $x->{out} eq '',
-			    'ad hoc --timeout soon: exit 2, named');
-		}
+		ok($x->{rc} == 2 && $x->{err} =~ /timeout/ && $x->{out} eq '',
+		    'ad hoc --timeout soon: exit 2, named') or diag($x->{err});
 	}
 	# --target: only the targets named
 	my $t = run_probe(args => ['--check-config', '-c', $c, '--target', 'b']);
-	SKIP: {
-		skip 'no conf_select() in this build (conf branch)', 3
-		    if $t->{err} =~ /needs conf_select/;
-		is($t->{rc}, 0, '--target b: exit 0') or diag($t->{err});
-		ok($t->{out} =~ /^\[target b\]/m && $t->{out} !~ /^\[target a\]/m,
-		    '--target b: only target b');
-		my $u = run_probe(args => ['--check-config', '-c', $c, '--target', 'nope']);
-		ok($u->{rc} == 2 && $u->{err} =~ /nope/ && $u->{out} eq '',
-		    '--target nope: exit 2, the name in the message');
-	}
+	is($t->{rc}, 0, '--target b: exit 0') or diag($t->{err});
+	ok($t->{out} =~ /^\[target b\]/m && $t->{out} !~ /^\[target a\]/m,
+	    '--target b: only target b');
+	my $u = run_probe(args => ['--check-config', '-c', $c, '--target', 'nope']);
+	ok($u->{rc} == 2 && $u->{err} =~ /nope/ && $u->{out} eq '',
+	    '--target nope: exit 2, the name in the message');
 }
 
 done_testing();
