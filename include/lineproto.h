@@ -25,6 +25,11 @@ struct lineproto {
 	/* state of the line being written */
 	size_t line_start;
 	unsigned n_fields;
+	/* the seconds of the last timestamp written, as text: a round's
+	 * lines share them (ts_len 0: none yet) */
+	int64_t ts_sec;
+	char ts_text[24];
+	unsigned ts_len;
 };
 
 void lineproto_init(struct lineproto *lp);

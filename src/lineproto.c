@@ -44,6 +44,12 @@
 
 static const uint8_t REPLACEMENT[3] = {0xEF, 0xBF, 0xBD}; /* U+FFFD */
 
+/* "00" .. "99": two digits per division (timestamps have 19). */
+static const char DIGITS2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
 enum token { TOKEN_MEASUREMENT, TOKEN_NAME, TOKEN_STRING };
 
 void lineproto_init(struct lineproto *lp)
@@ -452,13 +458,43 @@ void lineproto_field_string(struct lineproto *lp, const char *key,
 	field_done(lp);
 }
 
+/* The timestamp in decimal: the seconds from the last line's when they
+ * are the same (they are, within a round), then nine digits of ns. */
+static char *put_timestamp(struct lineproto *lp, char *p, int64_t ts)
+{
+	int64_t sec = ts / 1000000000;
+	uint32_t ns = (uint32_t)(ts % 1000000000);
+
+	if (ts < 1000000000)
+		return lineproto_put_dec(p, ts);
+	if (lp->ts_len == 0 || sec != lp->ts_sec) {
+		lp->ts_sec = sec;
+		lp->ts_len = (unsigned)(lineproto_put_dec(lp->ts_text, sec) -
+		                        lp->ts_text);
+	}
+	memcpy(p, lp->ts_text, lp->ts_len);
+	p += lp->ts_len;
+	for (int i = 8; i >= 0; i -= 2) {
+		if (i == 0) {
+			p[0] = (char)('0' + ns);
+			break;
+		}
+		unsigned d = (ns % 100) * 2;
+
+		ns /= 100;
+		p[i] = DIGITS2[d + 1];
+		p[i - 1] = DIGITS2[d];
+	}
+	return p + 9;
+}
+
 int lineproto_end(struct lineproto *lp, int64_t timestamp_ns)
 {
 	if (!lp->error && lp->n_fields > 0 && reserve(lp, 24)) {
 		char *p = lp->data + lp->len;
 
 		*p++ = ' ';
-		p = lineproto_put_dec(p, timestamp_ns);
+		p = put_timestamp(lp, p, timestamp_ns);
 		*p++ = '\n';
 		lp->len = (size_t)(p - lp->data);
 		lp->data[lp->len] = '\0';
@@ -503,12 +539,6 @@ void lineproto_wrote(struct lineproto *lp, char *end, unsigned fields)
 	lp->data[lp->len] = '\0';
 	lp->n_fields = fields;
 }
-
-/* "00" .. "99": two digits per division (timestamps have 19). */
-static const char DIGITS2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233"
-    "34353637383940414243444546474849505152535455565758596061626364656667"
-    "6869707172737475767778798081828384858687888990919293949596979899";
 
 char *lineproto_put_dec(char *p, int64_t v)
 {

@@ -519,6 +519,39 @@ static void test_numbers(void **state)
 	}
 }
 
+/* Timestamps as snprintf writes them, whether their seconds repeat the
+ * last line's (the cached part) or not. */
+static void test_timestamps(void **state)
+{
+	(void)state;
+	struct lineproto lp;
+	char want[64];
+	static const int64_t ts[] = {1485100800000000000,
+	                             1485100800000000001,
+	                             1485100800999999999,
+	                             1485100801000000000,
+	                             1485100801000000000,
+	                             1485100801000050000,
+	                             999999999,
+	                             1000000000,
+	                             -1,
+	                             0,
+	                             1485100801000000009,
+	                             INT64_MAX,
+	                             1485100801123456789};
+
+	lineproto_init(&lp);
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		lineproto_reset(&lp);
+		lineproto_begin(&lp, "m");
+		lineproto_field_int(&lp, "f", 1);
+		assert_int_equal(lineproto_end(&lp, ts[i]), 0);
+		snprintf(want, sizeof(want), "m f=1i %lld\n", (long long)ts[i]);
+		assert_string_equal(lp.data, want);
+	}
+	lineproto_clear(&lp);
+}
+
 /* The raw writers: a line from prebuilt text plus hand-written fields
  * equals the same line written token by token. */
 static void test_raw(void **state)
@@ -554,6 +587,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_timestamps),
 	    cmocka_unit_test(test_raw),
 	    cmocka_unit_test(test_sanitize),
 	    cmocka_unit_test(test_sanitize_small_dst),
