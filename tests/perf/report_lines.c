@@ -163,16 +163,20 @@ int main(int argc, char **argv)
 	lineproto_init(&lp);
 	if (report_new(&rep, &conf) < 0)
 		return 1;
-	struct timespec t0, t1;
+	struct timespec t0, t1, c0, c1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	size_t bytes = write_rows(rep, &lp, r, n, argc > 2 ? stdout : NULL);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (argc > 2) /* the lines themselves, to compare builds */
 		fwrite(lp.data, 1, lp.len, stdout);
 	else
-		printf("%zu rows, %zu bytes, %.1f ms\n", n, bytes,
+		printf("%zu rows, %zu bytes, %.1f ms (%.1f ms CPU)\n", n, bytes,
 		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		           (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		           (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+		       (double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+		           (double)(c1.tv_nsec - c0.tv_nsec) / 1e6);
 	report_free(rep);
 	lineproto_clear(&lp);
 	for (int i = 0; i < N_QUERIES; i++)
