@@ -131,7 +131,20 @@ uninstall:
 	rm -rf $(DOCDIR)
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c
+	clang-format -i src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/bench/*.c tests/perf/*.c
 
 clean:
 	rm -rf build
+
+# The report hot path in instructions per line (callgrind counts them, so
+# the number holds on a busy machine): 100,000 rows written as lines.
+$(B)/perf/%: tests/perf/%.c $(B)/libprobe.a $(HEADERS)
+	@mkdir -p $(B)/perf
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libprobe.a $(LDLIBS_DEPS)
+
+.PHONY: perf-report
+perf-report: $(B)/perf/report_lines
+	$(B)/perf/report_lines 100000
+	valgrind --tool=callgrind --toggle-collect='write_rows*' \
+		--callgrind-out-file=$(B)/perf/callgrind.out \
+		$(B)/perf/report_lines 100000 2>&1 | grep Collected

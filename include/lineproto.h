@@ -25,6 +25,11 @@ struct lineproto {
 	/* state of the line being written */
 	size_t line_start;
 	unsigned n_fields;
+	/* the seconds of the last timestamp written, as text: a round's
+	 * lines share them (ts_len 0: none yet) */
+	int64_t ts_sec;
+	char ts_text[24];
+	unsigned ts_len;
 };
 
 void lineproto_init(struct lineproto *lp);
@@ -46,6 +51,28 @@ void lineproto_field_string(struct lineproto *lp, const char *key,
 /* Ends the line with the timestamp and '\n'. A line with no field is
  * dropped (line protocol requires one). Returns 0 or lp->error. */
 int lineproto_end(struct lineproto *lp, int64_t timestamp_ns);
+
+/* ---- the hot path: text escaped once, numbers formatted by hand ----
+ * report builds each row's constant tags once with the functions above
+ * (into a scratch lineproto) and then writes every line from those bytes.
+ */
+/* Start a line with LEN bytes of measurement and tags already escaped. */
+void lineproto_begin_raw(struct lineproto *lp, const char *text, size_t len);
+/* Append LEN bytes of escaped tags (",k=v,k2=v2"); before any field. */
+void lineproto_append_raw(struct lineproto *lp, const char *text, size_t len);
+/* Room for N more bytes: where to write them (lp->data + lp->len), or NULL
+ * once an allocation failed (the error is sticky). */
+char *lineproto_room(struct lineproto *lp, size_t n);
+/* The caller wrote up to END within the room; the line now has FIELDS
+ * fields in all (lp->n_fields before the write plus those written). */
+void lineproto_wrote(struct lineproto *lp, char *end, unsigned fields);
+/* Write V in decimal at P (at most 20 bytes, no suffix); returns the end. */
+char *lineproto_put_dec(char *p, int64_t v);
+/* Write NS nanoseconds as milliseconds with three decimals at P, exactly
+ * as lineproto_field_float(NS / 1e6) would (at most LINEPROTO_MS_MAX
+ * bytes); returns the end. */
+#define LINEPROTO_MS_MAX 32
+char *lineproto_put_ms(char *p, int64_t ns);
 
 /* Sanitise untrusted bytes into DST (always NUL-terminated): control
  * characters and invalid UTF-8 sequences become U+FFFD, at most MAX bytes

@@ -1,12 +1,12 @@
 /*
- * main: wires the modules together and owns the process: the command line,
- * the triggers (stdin lines, SIGHUP/SIGUSR1/SIGUSR2, the own timer), the
- * shutdown (stdin EOF, SIGTERM, SIGINT) and writing each round to stdout.
- * Only main exits: 0 ok, 1 a query failed (--once), 2 usage or config.
+ * main: wires the modules together and owns the process: the command line
+ * (parsed by cli), the continuous mode's rounds and summary, the triggers
+ * (stdin lines, SIGHUP/SIGUSR1/SIGUSR2, the own timer), the shutdown (stdin
+ * EOF, SIGTERM, SIGINT) and writing each round to stdout. Only main exits: 0
+ * ok, 1 a query failed (--once), 2 usage or config.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "conf.h"
 #include "lineproto.h"
@@ -24,16 +25,16 @@
 #include "probe.h"
 #include "refresh.h"
 #include "report.h"
+#include "summary.h"
 
 #ifndef VERSION
 #define VERSION "0.0.0"
 #endif
 
-#define EXIT_QUERY_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_QUERY_FAILED CLI_EXIT_QUERY_FAILED
+#define EXIT_USAGE CLI_EXIT_USAGE
 /* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s. */
 #define SHUTDOWN_GRACE_NS (800 * NS_PER_MS)
-#define MAX_ADHOC 256
 #define OUT_CHUNK (64 * 1024)
 
 struct app {
@@ -42,9 +43,14 @@ struct app {
 	struct loop *loop;
 	struct probe *probe;
 	struct lineproto out;
+	struct report *rep;
 	bool text;
-	bool pending; /* a trigger arrived during a round */
-	bool quit;    /* stdin EOF or SIGTERM/SIGINT */
+	/* -i/--count: rounds on our own timer, a summary at the end */
+	struct summary *summary;
+	uint64_t count; /* stop after this many rounds; 0: never */
+	bool failed;    /* some row of some round got no response */
+	bool pending;   /* a trigger arrived during a round */
+	bool quit;      /* stdin EOF or SIGTERM/SIGINT */
 	int64_t quit_deadline_ns;
 	uint64_t rounds;
 	struct loop_handler stdin_h;
@@ -52,36 +58,6 @@ struct app {
 	struct loop_timer interval;
 	int sigfd;
 };
-
-static void usage(FILE *f)
-{
-	fputs(
-	    "usage: anycast-probe [-c FILE] [--once] [--format influx|text] "
-	    "[--check-config]\n"
-	    "       anycast-probe [--once] -s ADDR[#PORT] [-s ...] "
-	    "[-q 'NAME [TYPE [CLASS]]' ...] [-t udp|tcp]\n"
-	    "\n"
-	    "  -c, --config FILE   INI config (default " CONF_DEFAULT_PATH ")\n"
-	    "  -s, --server ADDR[#PORT]\n"
-	    "                      ad-hoc target (repeatable; also [IPV6]:PORT)\n"
-	    "  -q, --query Q       ad-hoc query, default '. SOA IN' (repeatable)\n"
-	    "  -t, --transport T   ad-hoc transport, udp (default) or tcp;\n"
-	    "                      repeat it, or 'udp tcp', for both\n"
-	    "      --once          run one round, print it, exit (0 every query\n"
-	    "                      got a DNS response, whatever its rcode; 1\n"
-	    "                      some got none: timeout, network error)\n"
-	    "      --format F      influx (line protocol, default) or text\n"
-	    "      --check-config  validate, print the effective config, exit\n"
-	    "  -v, --verbose       debug lines (D!) on stderr\n"
-	    "  -h, --help          this text\n"
-	    "  -V, --version       version\n"
-	    "\n"
-	    "Without --once a round runs per line on stdin, per SIGHUP/SIGUSR1/\n"
-	    "SIGUSR2 and per `interval`; stdin EOF or SIGTERM ends it (Telegraf\n"
-	    "inputs.execd). Example configs: conf/ in the source tree, or\n"
-	    "share/doc/anycast-probe/ where installed.\n",
-	    f);
-}
 
 /* Write all of BUF; false when stdout is gone. */
 static bool write_all(const char *buf, size_t len)
@@ -105,6 +81,27 @@ static bool write_all(const char *buf, size_t len)
 	return true;
 }
 
+/* The continuous mode's part of a finished round: the summary's totals and
+ * whether every query got a response (the exit code of --count). */
+static void continuous_round(struct app *app, const struct result *res,
+                             size_t n)
+{
+	if (!app->summary)
+		return;
+	if (summary_add(app->summary, res, n) < 0)
+		log_msg(LOG_WARN, "out of memory: the summary misses rows");
+	for (size_t i = 0; i < n; i++)
+		if (!res[i].has_reply)
+			app->failed = true;
+}
+
+/* --count N reached: the last round is printed, stop. */
+static bool continuous_done(const struct app *app)
+{
+	return app->count > 0 && summary_rounds(app->summary) >= app->count &&
+	       !probe_round_running(app->probe);
+}
+
 /* Print the finished round; returns false when stdout is gone. */
 static bool emit_round(struct app *app)
 {
@@ -113,11 +110,12 @@ static bool emit_round(struct app *app)
 	const struct probe_stats *st = probe_stats(app->probe);
 
 	lineproto_reset(&app->out);
+	continuous_round(app, res, n);
 	if (app->text) {
-		report_text(&app->out, res, n);
+		report_text(&app->out, res, n, st->start_wall_ns);
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			report_line(&app->out, app->conf, &res[i]);
+			report_line(app->rep, &app->out, &res[i]);
 			/* Whole lines in chunks: the buffer stays small
 			 * however large the round. */
 			if (app->out.len >= OUT_CHUNK && !app->out.error) {
@@ -156,8 +154,12 @@ static void start_round(struct app *app)
 	app->pending = false;
 	app->rounds++;
 	/* Host names looked up again meanwhile: a new plan, between rounds. */
-	if (refresh_apply(app->refresh) && probe_rebuild(app->probe) < 0)
-		log_msg(LOG_WARN, "cannot rebuild the job list: out of memory");
+	if (refresh_apply(app->refresh)) {
+		if (probe_rebuild(app->probe) < 0)
+			log_msg(LOG_WARN,
+			        "cannot rebuild the job list: out of memory");
+		report_rebuilt(app->rep);
+	}
 	probe_round_start(app->probe);
 }
 
@@ -269,7 +271,12 @@ static int setup_triggers(struct app *app)
 		return -errno;
 
 	app->stdin_h.fn = on_stdin;
-	if (loop_add(app->loop, STDIN_FILENO, EPOLLIN, &app->stdin_h) < 0) {
+	if (app->summary) {
+		/* By hand (-i): stdin is the terminal's, not a trigger, and
+		 * its end ends nothing; the first round starts now. */
+		app->pending = true;
+	} else if (loop_add(app->loop, STDIN_FILENO, EPOLLIN, &app->stdin_h) <
+	           0) {
 		if (errno == EPERM) {
 			/* A regular file or /dev/null: not pollable. Its
 			 * lines are read as triggers, then it is at EOF. */
@@ -302,10 +309,18 @@ static int run_service(struct app *app)
 		        strerror(errno));
 		return 1;
 	}
-	log_msg(LOG_INFO,
-	        "anycast-probe " VERSION " ready: %zu queries a round, "
-	        "waiting for triggers",
-	        probe_round_size(app->probe));
+	if (app->summary)
+		log_msg(LOG_INFO,
+		        "anycast-probe " VERSION ": %zu queries a round, "
+		        "a round every %.3f s%s",
+		        probe_round_size(app->probe),
+		        (double)app->conf->interval_ns / NS_PER_SEC,
+		        app->count ? "" : "; Ctrl-C ends it");
+	else
+		log_msg(LOG_INFO,
+		        "anycast-probe " VERSION " ready: %zu queries a round, "
+		        "waiting for triggers",
+		        probe_round_size(app->probe));
 	for (;;) {
 		int64_t wait = -1;
 
@@ -316,6 +331,10 @@ static int run_service(struct app *app)
 				return 0;
 			}
 		}
+		if (app->summary && continuous_done(app))
+			return app->failed ? EXIT_QUERY_FAILED : 0;
+		if (app->summary && app->quit)
+			app->pending = false; /* Ctrl-C: no round after it */
 		if (app->quit) {
 			/* A round asked for before the end (the lines of a
 			 * file on stdin) still runs, within the deadline. */
@@ -380,125 +399,18 @@ __attribute__((constructor)) static void hold_triggers(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"once", no_argument, NULL, 'o'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"check-config", no_argument, NULL, 'k'},
-	    {"server", required_argument, NULL, 's'},
-	    {"query", required_argument, NULL, 'q'},
-	    {"transport", required_argument, NULL, 't'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *servers[MAX_ADHOC], *queries[MAX_ADHOC];
-	char transports[64] = "";
-	struct conf_adhoc adhoc = {.servers = servers, .queries = queries};
-	const char *path = NULL;
-	bool once = false, check = false;
+	struct cli cli;
 	struct app app = {.sigfd = -1};
 	struct conf *conf = NULL;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "c:s:q:t:vhV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'o':
-			once = true;
-			break;
-		case 'f':
-			if (strcmp(optarg, "text") == 0) {
-				app.text = true;
-			} else if (strcmp(optarg, "influx") != 0) {
-				fprintf(stderr,
-				        "anycast-probe: --format takes "
-				        "influx or text, not '%s'\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'k':
-			check = true;
-			break;
-		case 's':
-		case 'q':
-			if ((c == 's' ? adhoc.n_servers : adhoc.n_queries) >=
-			    MAX_ADHOC) {
-				fprintf(stderr,
-				        "anycast-probe: at most %d -%c\n",
-				        MAX_ADHOC, c);
-				return EXIT_USAGE;
-			}
-			if (c == 's')
-				servers[adhoc.n_servers++] = optarg;
-			else
-				queries[adhoc.n_queries++] = optarg;
-			break;
-		case 't': { /* repeatable: -t udp -t tcp is both */
-			size_t used = strlen(transports);
-			int n = snprintf(transports + used,
-			                 sizeof(transports) - used, "%s%s",
-			                 used ? " " : "", optarg);
-
-			if (n < 0 || (size_t)n >= sizeof(transports) - used) {
-				fprintf(stderr, "anycast-probe: too many -t\n");
-				return EXIT_USAGE;
-			}
-			adhoc.transport = transports;
-			break;
-		}
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("anycast-probe " VERSION "\n");
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "anycast-probe: unexpected argument '%s'\n",
-		        argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (adhoc.n_servers > 0) {
-		if (path != NULL) {
-			fprintf(stderr, "anycast-probe: -c and -s do not mix: "
-			                "use one or the other\n");
-			return EXIT_USAGE;
-		}
-		rc = conf_adhoc(&conf, &adhoc, stderr);
-	} else if (adhoc.n_queries > 0 || adhoc.transport != NULL) {
-		fprintf(stderr, "anycast-probe: -q and -t need -s\n");
-		return EXIT_USAGE;
-	} else {
-		if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) != 0) {
-			fprintf(
-			    stderr,
-			    "anycast-probe: no config: %s does not exist "
-			    "and no -c or -s was given.\n"
-			    "Start from conf/anycast-probe.conf (the example "
-			    "config in the source tree, or share/doc/"
-			    "anycast-probe/ where installed), or try "
-			    "-s ADDR for an ad-hoc probe.\n",
-			    CONF_DEFAULT_PATH);
-			return EXIT_USAGE;
-		}
-		rc = conf_load(&conf, path ? path : CONF_DEFAULT_PATH, stderr);
-	}
-	if (rc < 0)
-		return EXIT_USAGE;
-	if (check) {
+	if ((rc = cli_parse(&cli, argc, argv, stdout, stderr)) >= 0)
+		return rc;
+	if (cli.verbose)
+		log_set_level(LOG_DEBUG);
+	if ((rc = cli_conf(&cli, &conf, stderr)) != 0)
+		return rc;
+	if (cli.check) {
 		conf_print(conf, stdout);
 		conf_free(conf);
 		return fflush(stdout) == 0 ? 0 : 1;
@@ -506,15 +418,26 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	app.conf = conf;
+	app.text = cli.text;
+	app.count = cli.count;
 	lineproto_init(&app.out);
 	if ((rc = loop_new(&app.loop)) < 0 ||
 	    (rc = probe_new(&app.probe, conf, app.loop)) < 0 ||
-	    (rc = refresh_new(&app.refresh, conf, app.loop)) < 0) {
+	    (rc = refresh_new(&app.refresh, conf, app.loop)) < 0 ||
+	    (rc = report_new(&app.rep, conf)) < 0 ||
+	    (cli.continuous && (rc = summary_new(&app.summary)) < 0)) {
 		log_msg(LOG_ERROR, "cannot start: %s", strerror(-rc));
 		rc = 1;
 	} else {
-		rc = once ? run_once(&app) : run_service(&app);
+		rc = cli.once ? run_once(&app) : run_service(&app);
+		if (app.summary) {
+			/* at the end of --count, and on Ctrl-C / SIGTERM */
+			summary_print(app.summary, stderr);
+			fflush(stderr);
+		}
 	}
+	summary_free(app.summary);
+	report_free(app.rep);
 	refresh_free(app.refresh);
 	probe_free(app.probe);
 	if (app.sigfd >= 0)

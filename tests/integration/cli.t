@@ -230,4 +230,78 @@ for my $name ('anycast-probe.conf', 'root-servers.conf') {
 	}
 }
 
+# --- Version 2 command line (the cli block): one error prefix, which
+# options go with which mode, -h lists them all. Sends no DNS packets: every
+# run fails on its arguments or is --check-config.
+{
+	my $h = run_probe(args => ['-h']);
+	for my $opt (qw(--target -i --interval --count --timeout --retries -4 -6
+	    -p --port -b --source --no-identity --no-nsid --dnssec tls https)) {
+		like($h->{out}, qr/(?<![\w-])\Q$opt\E(?![\w-])/, "-h lists $opt");
+	}
+	my @bad = (
+	    [['--no-such-option'], qr/unknown option '--no-such-option'/],
+	    [['-Z'], qr/unknown option '-Z'/],
+	    [['--count'], qr/--count needs a value/],
+	    [['-s', '127.0.0.1', '-i', '10ms'], qr/-i takes a duration of at least 100ms/],
+	    [['-s', '127.0.0.1', '-i', 'often'], qr/-i takes a duration/],
+	    [['-s', '127.0.0.1', '--count', '0'], qr/--count takes a number of rounds/],
+	    [['-s', '127.0.0.1', '--once', '-i', '1s'], qr/--once and -i\/--count do not mix/],
+	    [['-s', '::1', '-4', '-6'], qr/-4 and -6 do not mix/],
+	    [['-s', '::1', '--target', 'a'], qr/--target picks targets of a config/],
+	    [['-c', "$dir/x.conf", '-s', '::1'], qr/-c and -s do not mix/],
+	);
+	for my $opt (['--timeout', '1s'], ['--retries', '0'], ['-4'], ['-6'],
+	    ['-p', '53'], ['-b', '127.0.0.1'], ['--no-identity'], ['--no-nsid'],
+	    ['--dnssec'], ['-q', '. SOA'], ['-t', 'tcp']) {
+		push @bad, [['-c', "$dir/x.conf", @$opt],
+		    qr/\Q$opt->[0]\E is for an ad-hoc target \(-s ADDR\)/];
+	}
+	for my $b (@bad) {
+		my $r = run_probe(args => $b->[0]);
+		my @err = split /\n/, $r->{err};
+		ok($r->{rc} == 2 && $r->{out} eq '' && @err == 2
+		    && $err[0] =~ $b->[1] && !grep({ !/^anycast-probe: / } @err),
+		    "@{ $b->[0] }: exit 2, one 'anycast-probe: ' message and a hint")
+		    or diag("rc $r->{rc}\n$r->{err}");
+	}
+
+	# -i and --count go with a config file: -i sets its interval
+	my $c = write_file("$dir/two.conf", "[probe]\nidentity =\n"
+	    . "[target a]\nserver = 127.0.0.1\nquery = a.test SOA\n"
+	    . "[target b]\nserver = ::1\nquery = b.test SOA\n");
+	my $r = run_probe(args => ['--check-config', '-c', $c, '-i', '1500ms', '--count', '2']);
+	is($r->{rc}, 0, '-c with -i and --count: accepted') or diag($r->{err});
+	like($r->{out}, qr/^interval = 1500ms$/m, '-i sets the interval of a config');
+
+	# ad-hoc options, checked by conf like config keys: shown by
+	# --check-config
+	my @ad = ('--check-config', '-s', '127.0.0.1');
+	my %effect = (
+	    '--timeout 300ms' => qr/^timeout = 300ms$/m,
+	    '--retries 3' => qr/^retries = 3$/m,
+	    '--no-nsid' => qr/^nsid = no$/m,
+	    '-p 5300' => qr/port 5300|^port = 5300$/m,
+	    '-i 250ms' => qr/^interval = 250ms$/m,
+	);
+	for my $o (sort keys %effect) {
+		my $x = run_probe(args => [@ad, split(/ /, $o)]);
+		is($x->{rc}, 0, "ad hoc $o: accepted") or diag($x->{err});
+		like($x->{out}, $effect{$o}, "ad hoc $o: in the effective config");
+	}
+	{
+		my $x = run_probe(args => [@ad, '--timeout', 'soon']);
+		ok($x->{rc} == 2 && $x->{err} =~ /timeout/ && $x->{out} eq '',
+		    'ad hoc --timeout soon: exit 2, named') or diag($x->{err});
+	}
+	# --target: only the targets named
+	my $t = run_probe(args => ['--check-config', '-c', $c, '--target', 'b']);
+	is($t->{rc}, 0, '--target b: exit 0') or diag($t->{err});
+	ok($t->{out} =~ /^\[target b\]/m && $t->{out} !~ /^\[target a\]/m,
+	    '--target b: only target b');
+	my $u = run_probe(args => ['--check-config', '-c', $c, '--target', 'nope']);
+	ok($u->{rc} == 2 && $u->{err} =~ /nope/ && $u->{out} eq '',
+	    '--target nope: exit 2, the name in the message');
+}
+
 done_testing();

@@ -163,10 +163,13 @@ for my $s ("[::1]:$nsd->{port}", "[::1]#$nsd->{port}", "127.0.0.1:$nsd->{port}")
 	my $r = run_probe(args => ['--once', '--format', 'text', '-c', $conf], timeout => 20);
 	is($r->{rc}, 1, '--format text with a timeout: exit 1');
 	my @lines = grep { /\S/ } split /\n/, $r->{out};
+	like(shift(@lines) // '', qr/^# \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC$/,
+	    'text: a title line with the round\'s time');
 	is(scalar @lines, 11, 'text: a header and 10 rows (8 NSD + 2 silent)')
 	    or diag($r->{out});
 	my $h = $lines[0] // '';
-	for my $col (qw(target server transport query result rcode ms instance)) {
+	for my $col (qw(target server family transport port query result rcode ms
+	    serial instance identity flags)) {
 		like($h, qr/\b\Q$col\E/i, "text header names the $col column");
 	}
 	text_columns_ok(\@lines, 'text: columns aligned');

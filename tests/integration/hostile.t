@@ -87,7 +87,7 @@ my @NEVER = qw(garbage cut0 cut11 cut12 cut40 cut100 wrongid wrongname
 # Anything but a crash: the probe may reasonably accept these or not.
 my @ANY = qw(twomsg tc refused);
 
-my %TAGS = map { $_ => 1 } qw(target server server_name family transport
+my %TAGS = map { $_ => 1 } qw(target server server_name family transport port
     domain record_type class result rcode instance instance_source);
 my %FIELDS = (query_time_ms => 'float', result_code => 'int',
     rcode_value => 'int', attempts => 'int', answers => 'int',

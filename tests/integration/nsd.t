@@ -52,7 +52,7 @@ sub _read_num
 	return $v =~ /^(\d+)/ ? $1 : $def;
 }
 
-my @base_tags = qw(target server family transport domain record_type class
+my @base_tags = qw(target server family transport port domain record_type class
     result rcode instance instance_source dc operator);
 my @queries = (['example.test', 'SOA', 'IN'], ['hostname.bind', 'TXT', 'CH'],
     ['id.server', 'TXT', 'CH']);
@@ -76,7 +76,8 @@ for my $addr ('127.0.0.1', '::1') {
 			    tags => { target => 'nsd', family => $fam, class => $class,
 				result => 'success', rcode => 'NOERROR',
 				instance => $nsd->{nsid}, instance_source => 'nsid',
-				dc => 'lab-1', operator => 'nlnet', server_name => undef },
+				dc => 'lab-1', operator => 'nlnet', server_name => undef,
+				port => $nsd->{port} },
 			    fields => {
 				query_time_ms => ['float', sub { $_[0] > 0 && $_[0] < 2000 }],
 				result_code => ['int', 0], rcode_value => ['int', 0],
@@ -166,7 +167,7 @@ row_is($t, 'big TXT over TCP: whole answer (48 RRs), tc=false',
 	(my $inst = $evil) =~ s/\\(?=[,= "]|\z)/\xEF\xBF\xBD/g;
 	$inst = substr($inst, 0, 64);
 	$inst =~ s/[\xC0-\xFF][\x80-\xBF]*\z// if $inst =~ /[\xC0-\xFF][\x80-\xBF]*\z/ && !utf8::decode(my $tmp = $inst);
-	my @tags = qw(target server family transport domain record_type class
+	my @tags = qw(target server family transport port domain record_type class
 	    result rcode instance instance_source);
 	for my $row (rows_where(\@rows, target => 'evil')) {
 		my $t = $row->{tags};

@@ -476,9 +476,119 @@ static void test_lines(void **state)
 	lineproto_clear(NULL);
 }
 
+/* The hand-written numbers equal snprintf's, digit for digit: put_dec at
+ * the extremes, put_ms against "%.3f" of ns / 1e6 on every value near the
+ * rounding midpoints (where the double may fall either side) and across
+ * the range. */
+static void test_numbers(void **state)
+{
+	(void)state;
+	char got[LINEPROTO_MS_MAX + 1], want[64];
+	static const int64_t decs[] = {
+	    0,         1,          -1,
+	    9,         10,         99,
+	    100,       -100,       1234567890,
+	    INT64_MAX, INT64_MIN,  INT64_MIN + 1,
+	    999999999, 1000000000, 1485100800000000000};
+
+	for (size_t i = 0; i < sizeof(decs) / sizeof(decs[0]); i++) {
+		*lineproto_put_dec(got, decs[i]) = '\0';
+		snprintf(want, sizeof(want), "%lld", (long long)decs[i]);
+		assert_string_equal(got, want);
+	}
+	uint64_t x = 88172645463325252ULL; /* xorshift: many magnitudes */
+	for (long i = 0; i < 200000; i++) {
+		int64_t ns;
+
+		if (i < 40000) {
+			/* around midpoints: k * 1000 + 495 .. 505 */
+			ns = (i / 11) * 1000 + 495 + i % 11;
+		} else {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			ns = (int64_t)(x >> (1 + x % 62));
+		}
+		if (i % 97 == 0)
+			ns = -ns;
+		*lineproto_put_ms(got, ns) = '\0';
+		snprintf(want, sizeof(want), "%.3f", (double)ns / 1e6);
+		if (strcmp(got, want))
+			fail_msg("ns %lld: got %s, want %s", (long long)ns, got,
+			         want);
+	}
+}
+
+/* Timestamps as snprintf writes them, whether their seconds repeat the
+ * last line's (the cached part) or not. */
+static void test_timestamps(void **state)
+{
+	(void)state;
+	struct lineproto lp;
+	char want[64];
+	static const int64_t ts[] = {1485100800000000000,
+	                             1485100800000000001,
+	                             1485100800999999999,
+	                             1485100801000000000,
+	                             1485100801000000000,
+	                             1485100801000050000,
+	                             999999999,
+	                             1000000000,
+	                             -1,
+	                             0,
+	                             1485100801000000009,
+	                             INT64_MAX,
+	                             1485100801123456789};
+
+	lineproto_init(&lp);
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		lineproto_reset(&lp);
+		lineproto_begin(&lp, "m");
+		lineproto_field_int(&lp, "f", 1);
+		assert_int_equal(lineproto_end(&lp, ts[i]), 0);
+		snprintf(want, sizeof(want), "m f=1i %lld\n", (long long)ts[i]);
+		assert_string_equal(lp.data, want);
+	}
+	lineproto_clear(&lp);
+}
+
+/* The raw writers: a line from prebuilt text plus hand-written fields
+ * equals the same line written token by token. */
+static void test_raw(void **state)
+{
+	(void)state;
+	struct lineproto a, b;
+
+	lineproto_init(&a);
+	lineproto_init(&b);
+	lineproto_begin(&a, "m x");
+	lineproto_tag(&a, "t", "a,b");
+	lineproto_field_int(&a, "f", -12);
+	lineproto_field_string(&a, "s", S("q\""));
+	assert_int_equal(lineproto_end(&a, 7), 0);
+
+	lineproto_begin_raw(&b, "m\\ x", 4);
+	lineproto_append_raw(&b, ",t=a\\,b", 7);
+	char *p = lineproto_room(&b, 32);
+	assert_non_null(p);
+	memcpy(p, " f=", 3);
+	p = lineproto_put_dec(p + 3, -12);
+	*p++ = 'i';
+	lineproto_wrote(&b, p, 1);
+	lineproto_append_raw(&b, ",late=1", 7); /* after a field: ignored */
+	lineproto_field_string(&b, "s", S("q\""));
+	assert_int_equal(lineproto_end(&b, 7), 0);
+	assert_string_equal(a.data, b.data);
+	lineproto_clear(&a);
+	lineproto_clear(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_timestamps),
+	    cmocka_unit_test(test_raw),
 	    cmocka_unit_test(test_sanitize),
 	    cmocka_unit_test(test_sanitize_small_dst),
 	    cmocka_unit_test(test_tokens),

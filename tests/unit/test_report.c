@@ -40,10 +40,22 @@ static const char SPEC_LINE[] =
 static struct conf_tag g_tags[] = {{"dc", "datacenter-1"}};
 static struct conf_server g_servers[2];
 static struct conf_query g_queries[] = {
-    {.name = "example.se", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
-    {.name = "hostname.bind", .type = DNSMSG_TYPE_TXT, .class = DNSMSG_CLASS_CH, .identity = true},
-    {.name = ".", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
-    {.name = "", .type = DNSMSG_TYPE_SOA, .class = DNSMSG_CLASS_IN, .identity = false},
+    {.name = "example.se",
+     .type = DNSMSG_TYPE_SOA,
+     .class = DNSMSG_CLASS_IN,
+     .identity = false},
+    {.name = "hostname.bind",
+     .type = DNSMSG_TYPE_TXT,
+     .class = DNSMSG_CLASS_CH,
+     .identity = true},
+    {.name = ".",
+     .type = DNSMSG_TYPE_SOA,
+     .class = DNSMSG_CLASS_IN,
+     .identity = false},
+    {.name = "",
+     .type = DNSMSG_TYPE_SOA,
+     .class = DNSMSG_CLASS_IN,
+     .identity = false},
 };
 static struct conf_target g_target;
 static struct tr_conn_info g_conn = {.connect_ns = 1234567,
@@ -263,6 +275,131 @@ static void c_tag_clash(struct result *r)
 	g_target.n_tags = 4;
 }
 
+/* ---- Version 2 rows ---- */
+
+/* A key with its own port (the key() helper's are 53). */
+static const struct result_key *key_port(unsigned tr, uint16_t port,
+                                         bool reference)
+{
+	static struct result_key keys[8];
+	static unsigned n;
+	struct result_key *k = &keys[n++ % 8];
+
+	*k = (struct result_key){.target = &g_target,
+	                         .server = &g_servers[0],
+	                         .transport = (uint8_t)tr,
+	                         .index = 8 + tr,
+	                         .port = port,
+	                         .reference = reference};
+	return k;
+}
+
+/* Rows with only the v1 fields but for the one under test. */
+static void v2_base(struct result *r)
+{
+	r->nsid = NULL;
+	r->instance = NULL;
+	r->instance_source = SOURCE_NONE;
+	r->instance_changed = -1;
+	r->has_serial = false;
+	r->hop_limit = -1;
+}
+
+static void c_port(struct result *r)
+{
+	v2_base(r);
+	r->key = key_port(0, 5353, false);
+	r->hop_limit = 64;
+}
+
+static struct tr_conn_info g_tls = {.connect_ns = 1200000,
+                                    .tls_handshake_ns = 3456789,
+                                    .cert_expires_s = 86400,
+                                    .has_cert = true,
+                                    .tls_resumed = true,
+                                    .tls_version = 13};
+static struct tr_conn_info g_tls12 = {.connect_ns = -1,
+                                      .tls_handshake_ns = 2000000,
+                                      .cert_expires_s = -30,
+                                      .has_cert = true,
+                                      .tls_version = 12};
+
+static void c_tls(struct result *r)
+{
+	v2_base(r);
+	r->key = key_port(2, 853, false);
+	static struct result_ext x = {.conn = &g_tls};
+	r->ext = &x;
+}
+
+static void c_https(struct result *r)
+{
+	v2_base(r);
+	r->key = key_port(3, 8443, false);
+	static struct result_ext x = {.conn = &g_tls12};
+	r->ext = &x;
+	r->http_status = 200;
+}
+
+static struct result_ext g_ext;
+
+static void c_dnssec_secure(struct result *r)
+{
+	v2_base(r);
+	memset(&g_ext, 0, sizeof(g_ext));
+	g_ext.has_rrsig_expiry = true;
+	g_ext.rrsig_expires_in_s = 604800;
+	r->ext = &g_ext;
+	r->dnssec = RESULT_DNSSEC_SECURE;
+}
+
+static void c_dnssec_bogus(struct result *r)
+{
+	c_dnssec_secure(r);
+	g_ext.rrsig_expires_in_s = -3600;
+	g_ext.dnssec_error = "signature expired";
+	r->dnssec = RESULT_DNSSEC_BOGUS;
+}
+
+static void c_dnskey(struct result *r)
+{
+	v2_base(r);
+	memset(&g_ext, 0, sizeof(g_ext));
+	g_ext.dnskey_tags = "20326 38696";
+	r->ext = &g_ext;
+	r->dnssec = RESULT_DNSSEC_INSECURE;
+}
+
+static void c_serial_lag(struct result *r)
+{
+	v2_base(r);
+	r->has_serial = true;
+	r->serial = 2017011499;
+	memset(&g_ext, 0, sizeof(g_ext));
+	g_ext.has_serial_lag = true;
+	g_ext.serial_lag = 2;
+	g_ext.serial_stale_s = 120;
+	r->ext = &g_ext;
+}
+
+static void c_reference(struct result *r)
+{
+	v2_base(r);
+	r->key = key_port(0, 53, true);
+	r->cookie = RESULT_COOKIE_OK;
+}
+
+static void c_cookie_none(struct result *r)
+{
+	v2_base(r);
+	r->cookie = RESULT_COOKIE_NONE;
+}
+
+#define V1_TAIL                                                                \
+	"query_time_ms=11.482,result_code=0i,rcode_value=0i,attempts=1i,"      \
+	"answers=1i,response_bytes=107i,aa=true,tc=false"
+#define V1_TAGS ",result=success,rcode=NOERROR"
+
 struct line_case {
 	const char *name;
 	void (*setup)(struct result *r);
@@ -336,6 +473,43 @@ static const struct line_case LINE_CASES[] = {
      "dc=override,operator=cira query_time_ms=11.482,result_code=0i,"
      "rcode_value=0i,attempts=1i,answers=1i,response_bytes=107i,aa=true,"
      "tc=false 1485100800000000000\n"},
+    {"port tag", c_port,
+     "dns_anycast,target=iis-a,server=192.0.2.53,family=ipv4,transport=udp,"
+     "port=5353,domain=example.se,record_type=SOA,class=IN" V1_TAGS
+     ",dc=datacenter-1 " V1_TAIL ",hop_limit=64i 1485100800000000000\n"},
+    {"tls", c_tls,
+     "dns_anycast,target=iis-a,server=192.0.2.53,family=ipv4,transport=tls,"
+     "domain=example.se,record_type=SOA,class=IN" V1_TAGS
+     ",dc=datacenter-1 " V1_TAIL
+     ",connect_ms=1.200,tls_handshake_ms=3.457,tls_version=\"TLSv1.3\","
+     "tls_resumed=true,cert_expires_in_s=86400i 1485100800000000000\n"},
+    {"https", c_https,
+     "dns_anycast,target=iis-a,server=192.0.2.53,family=ipv4,"
+     "transport=https,port=8443,domain=example.se,record_type=SOA,"
+     "class=IN" V1_TAGS ",dc=datacenter-1 " V1_TAIL
+     ",tls_handshake_ms=2.000,tls_version=\"TLSv1.2\",tls_resumed=false,"
+     "cert_expires_in_s=-30i,http_status=200i 1485100800000000000\n"},
+    {"dnssec secure", c_dnssec_secure,
+     "dns_anycast," TAGS_SPEC V1_TAGS ",dnssec=secure,dc=datacenter-1 " V1_TAIL
+     ",rrsig_expires_in_s=604800i 1485100800000000000\n"},
+    {"dnssec bogus", c_dnssec_bogus,
+     "dns_anycast," TAGS_SPEC V1_TAGS ",dnssec=bogus,dc=datacenter-1 " V1_TAIL
+     ",rrsig_expires_in_s=-3600i,dnssec_error=\"signature expired\" "
+     "1485100800000000000\n"},
+    {"dnskey tags", c_dnskey,
+     "dns_anycast," TAGS_SPEC V1_TAGS
+     ",dnssec=insecure,dc=datacenter-1 " V1_TAIL
+     ",dnskey_tags=\"20326 38696\" 1485100800000000000\n"},
+    {"serial lag", c_serial_lag,
+     "dns_anycast," TAGS_SPEC V1_TAGS ",dc=datacenter-1 " V1_TAIL
+     ",serial=2017011499i,serial_lag=2i,serial_stale_s=120i "
+     "1485100800000000000\n"},
+    {"reference and cookie ok", c_reference,
+     "dns_anycast," TAGS_SPEC V1_TAGS ",reference=true,dc=datacenter-1 " V1_TAIL
+     ",cookie=\"ok\" 1485100800000000000\n"},
+    {"cookie none", c_cookie_none,
+     "dns_anycast," TAGS_SPEC V1_TAGS ",dc=datacenter-1 " V1_TAIL
+     ",cookie=\"none\" 1485100800000000000\n"},
 };
 
 /* Field types as SPEC has them. */
@@ -360,11 +534,48 @@ static char field_type(const char *key)
 	    {"connect_ms", 'f'},
 	    {"instance_changed", 'b'},
 	    {"error", 's'},
+	    {"tls_handshake_ms", 'f'},
+	    {"tls_version", 's'},
+	    {"tls_resumed", 'b'},
+	    {"cert_expires_in_s", 'i'},
+	    {"http_status", 'i'},
+	    {"rrsig_expires_in_s", 'i'},
+	    {"dnssec_error", 's'},
+	    {"dnskey_tags", 's'},
+	    {"serial_lag", 'i'},
+	    {"serial_stale_s", 'i'},
+	    {"cookie", 's'},
 	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (!strcmp(types[i].key, key))
 			return types[i].type;
 	return '?';
+}
+
+/* One line of R: the fast path (R's pointers are the conf's) or, with
+ * SLOW, the same row through a copy of its target (pointers outside the
+ * conf, so the tags are built the slow way). */
+static int line_of(struct lineproto *lp, const struct result *r, bool slow)
+{
+	struct report *rep;
+	struct result copy = *r;
+	static struct conf_target clone;
+	int rc;
+
+	assert_int_equal(report_new(&rep, &g_conf), 0);
+	static struct result_key ckey;
+
+	if (slow) {
+		/* a target outside the conf, under a key of its own */
+		clone = *r->key->target;
+		ckey = *r->key;
+		ckey.target = &clone;
+		ckey.index = 15;
+		copy.key = &ckey;
+	}
+	rc = report_line(rep, lp, &copy);
+	report_free(rep);
+	return rc;
 }
 
 static void test_report_line(void **state)
@@ -373,18 +584,19 @@ static void test_report_line(void **state)
 	struct lineproto lp;
 
 	lineproto_init(&lp);
-	for (size_t i = 0; i < sizeof(LINE_CASES) / sizeof(LINE_CASES[0]);
+	for (size_t i = 0; i < 2 * sizeof(LINE_CASES) / sizeof(LINE_CASES[0]);
 	     i++) {
-		const struct line_case *c = &LINE_CASES[i];
+		bool slow = i % 2;
+		const struct line_case *c = &LINE_CASES[i / 2];
 		setup_conf();
 		struct result r = spec_result();
 		c->setup(&r);
 		lineproto_reset(&lp);
-		assert_int_equal(report_line(&lp, &g_conf, &r), 0);
+		assert_int_equal(line_of(&lp, &r, slow), 0);
 		if (lp.len != strlen(c->line) ||
 		    memcmp(lp.data, c->line, lp.len))
-			fail_msg("case '%s':\n got  %s want %s", c->name,
-			         lp.data, c->line);
+			fail_msg("case '%s'%s:\n got  %s want %s", c->name,
+			         slow ? " (slow path)" : "", lp.data, c->line);
 		/* parses back: unique tag keys, SPEC field types */
 		struct lpp_line l;
 		if (lpp_parse(&l, lp.data, lp.len) != 0)
@@ -413,20 +625,71 @@ static void test_report_round(void **state)
 	struct lineproto lp;
 	size_t n = sizeof(LINE_CASES) / sizeof(LINE_CASES[0]);
 
+	struct report *rep;
+
 	setup_conf();
 	lineproto_init(&lp);
+	assert_int_equal(report_new(&rep, &g_conf), 0);
 	for (size_t i = 0; i < n; i++) {
 		struct result r = spec_result();
 		if (LINE_CASES[i].setup != c_tag_clash)
 			LINE_CASES[i].setup(&r);
-		assert_int_equal(report_line(&lp, &g_conf, &r), 0);
+		assert_int_equal(report_line(rep, &lp, &r), 0);
 	}
 	size_t lines = 0;
 	for (size_t i = 0; i < lp.len; i++)
 		lines += lp.data[i] == '\n';
 	assert_int_equal(lines, n);
 	assert_int_equal(lp.data[lp.len - 1], '\n');
-	assert_int_equal(report_line(NULL, &g_conf, NULL), -EINVAL);
+	assert_int_equal(report_line(NULL, &lp, NULL), -EINVAL);
+	assert_int_equal(report_line(rep, &lp, NULL), -EINVAL);
+	assert_int_equal(report_new(&rep, NULL), -EINVAL);
+	report_free(rep);
+	report_free(NULL);
+	lineproto_clear(&lp);
+}
+
+/* A key changed in place (a job list rebuilt at the same address) gets its
+ * tags built again, not the cached ones. */
+static void test_key_cache(void **state)
+{
+	(void)state;
+	struct lineproto lp;
+	struct report *rep;
+	static struct result_key k;
+
+	setup_conf();
+	lineproto_init(&lp);
+	assert_int_equal(report_new(&rep, &g_conf), 0);
+	struct result r = spec_result();
+	k = *r.key;
+	k.index = 1000; /* past the cache's first size: it grows */
+	k.port = 5353;
+	r.key = &k;
+	assert_int_equal(report_line(rep, &lp, &r), 0);
+	assert_non_null(strstr(lp.data, ",transport=udp,port=5353,domain="));
+	lineproto_reset(&lp);
+	k.port = 53;
+	k.server = &g_servers[1];
+	assert_int_equal(report_line(rep, &lp, &r), 0);
+	assert_null(strstr(lp.data, ",port="));
+	assert_non_null(strstr(lp.data, ",server=2001:db8::53,"));
+	/* the same again: from the cache, same bytes */
+	char first[1024];
+	snprintf(first, sizeof(first), "%s", lp.data);
+	lineproto_reset(&lp);
+	assert_int_equal(report_line(rep, &lp, &r), 0);
+	assert_string_equal(lp.data, first);
+	/* a server rebuilt in place (same object, new address): only
+	 * report_rebuilt() can tell, and then the new address shows */
+	snprintf(g_servers[1].addr_text, sizeof(g_servers[1].addr_text),
+	         "2001:db8::54");
+	report_rebuilt(rep);
+	lineproto_reset(&lp);
+	assert_int_equal(report_line(rep, &lp, &r), 0);
+	assert_non_null(strstr(lp.data, ",server=2001:db8::54,"));
+	report_rebuilt(NULL);
+	report_free(rep);
 	lineproto_clear(&lp);
 }
 
@@ -473,14 +736,28 @@ static void test_nsid_text(void **state)
 }
 
 static const char TABLE[] =
-    "target  server        transport  query                 result   "
-    "rcode        ms  instance\n"
-    "iis-a   192.0.2.53    udp        example.se SOA        success  "
-    "NOERROR  11.482  ARN1 (nsid)\n"
-    "iis-a   192.0.2.53    tcp        example.se SOA        timeout  "
-    "-             -  -\n"
-    "iis-a   2001:db8::53  udp        hostname.bind TXT CH  success  "
-    "NOERROR   0.250  fra1.ns (hostname.bind, changed)\n";
+    "# 2017-01-22 16:00:00.000 UTC\n"
+    "target  server        family  transport  query                 result   "
+    "rcode        ms      serial  instance                          "
+    "identity  flags\n"
+    "iis-a   192.0.2.53    ipv4    udp        example.se SOA        success  "
+    "NOERROR  11.482  2017011501  ARN1 (nsid)                       "
+    "-         aa\n"
+    "iis-a   192.0.2.53    ipv4    tcp        example.se SOA        timeout  "
+    "-             -           -  -                                 "
+    "-         tries=2\n"
+    "iis-a   2001:db8::53  ipv6    udp        hostname.bind TXT CH  success  "
+    "NOERROR   0.250           -  fra1.ns (hostname.bind, changed)  "
+    "fra1.ns   aa\n";
+
+/* With a port that is not the transport's default: a port column. */
+static const char TABLE_PORT[] =
+    "target  server      family  transport  port  query           result   "
+    "rcode        ms      serial  instance     identity  flags\n"
+    "iis-a   192.0.2.53  ipv4    udp          53  example.se SOA  success  "
+    "NOERROR  11.482  2017011501  ARN1 (nsid)  -         aa\n"
+    "iis-a   192.0.2.53  ipv4    tcp        5353  example.se SOA  success  "
+    "NOERROR  11.482  2017011501  ARN1 (nsid)  -         aa,tc,tries=3\n";
 
 static void test_text_exact(void **state)
 {
@@ -496,15 +773,27 @@ static void test_text_exact(void **state)
 	r[2] = spec_result();
 	c_hostname_bind(&r[2]);
 	lineproto_init(&lp);
-	assert_int_equal(report_text(&lp, r, 3), 0);
+	assert_int_equal(report_text(&lp, r, 3, TS), 0);
 	if (strcmp(lp.data, TABLE))
 		fail_msg("got\n%swant\n%s", lp.data, TABLE);
-	/* header only for an empty round */
+	/* header only for an empty round; no title without a time */
 	lineproto_reset(&lp);
-	assert_int_equal(report_text(&lp, r, 0), 0);
+	assert_int_equal(report_text(&lp, r, 0, 0), 0);
 	assert_string_equal(lp.data,
-	                    "target  server  transport  query  result  "
-	                    "rcode  ms  instance\n");
+	                    "target  server  family  transport  query  result  "
+	                    "rcode  ms  serial  instance  identity  flags\n");
+	/* a port column once a port is not the default */
+	static struct result_key k5353;
+	r[1] = spec_result();
+	k5353 = *key(&g_target, &g_servers[0], 1);
+	k5353.port = 5353;
+	r[1].key = &k5353;
+	r[1].tc = true;
+	r[1].attempts = 3;
+	lineproto_reset(&lp);
+	assert_int_equal(report_text(&lp, r, 2, 0), 0);
+	if (strcmp(lp.data, TABLE_PORT))
+		fail_msg("got\n%swant\n%s", lp.data, TABLE_PORT);
 	lineproto_clear(&lp);
 }
 
@@ -544,7 +833,7 @@ static void test_text_alignment(void **state)
 	r[4].instance_source = SOURCE_HOSTNAME_BIND;
 	r[4].rtt_ns = 1234567890123; /* a wide ms cell */
 	lineproto_init(&lp);
-	assert_int_equal(report_text(&lp, r, 5), 0);
+	assert_int_equal(report_text(&lp, r, 5, 0), 0);
 
 	/* split into lines; check each is clean and aligned to the header */
 	char *lines[6];
@@ -557,8 +846,9 @@ static void test_text_alignment(void **state)
 	}
 	assert_int_equal(n, 6);
 	assert_int_equal(*text, '\0');
-	static const char *const heads[] = {"server", "transport", "query",
-	                                    "result", "rcode",     "instance"};
+	static const char *const heads[] = {"server",   "family",   "transport",
+	                                    "query",    "result",   "rcode",
+	                                    "instance", "identity", "flags"};
 	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
 		const char *at = strstr(lines[0], heads[h]);
 		assert_non_null(at);
@@ -573,8 +863,7 @@ static void test_text_alignment(void **state)
 		}
 	}
 	/* ms is right-aligned: every cell ends where the header's does */
-	size_t ms_end =
-	    (size_t)(strstr(lines[0], "ms  instance") - lines[0]) + 2;
+	size_t ms_end = (size_t)(strstr(lines[0], " ms ") - lines[0]) + 3;
 	for (size_t i = 1; i < n; i++) {
 		size_t off = char_offset(lines[i], ms_end);
 		assert_int_equal(lines[i][off], ' ');
@@ -593,6 +882,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_report_line),
 	    cmocka_unit_test(test_report_round),
+	    cmocka_unit_test(test_key_cache),
 	    cmocka_unit_test(test_nsid_text),
 	    cmocka_unit_test(test_text_exact),
 	    cmocka_unit_test(test_text_alignment),
