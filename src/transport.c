@@ -11,6 +11,7 @@
 extern const struct tr_ops tr_udp_ops;
 extern const struct tr_ops tr_tcp_ops;
 extern const struct tr_ops tr_tls_ops;
+extern const struct tr_ops tr_https_ops;
 
 const struct transport transport_table[] = {
     {.name = "udp", .default_port = 53, .port_key = "port", .datagram = true,
@@ -18,7 +19,8 @@ const struct transport transport_table[] = {
     {.name = "tcp", .default_port = 53, .port_key = "port", .ops = &tr_tcp_ops},
     {.name = "tls", .default_port = 853, .port_key = "tls_port",
      .ops = &tr_tls_ops},
-    {.name = "https", .default_port = 443, .port_key = "https_port"},
+    {.name = "https", .default_port = 443, .port_key = "https_port",
+     .ops = &tr_https_ops},
 };
 
 const size_t transport_count =
