@@ -11,9 +11,12 @@ WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Iinclude $(WARN) \
-	$(shell $(PKG_CONFIG) --cflags ldns inih openssl libnghttp2 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih openssl libnghttp2 2>/dev/null)
+	$(shell $(PKG_CONFIG) --cflags ldns inih 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih 2>/dev/null)
 LDFLAGS ?=
+# DNS over TLS and HTTPS (tls.c, tr_https.c)
+ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags openssl libnghttp2 2>/dev/null)
+LDLIBS_DEPS += $(shell $(PKG_CONFIG) --libs openssl libnghttp2 2>/dev/null)
 
 B ?= build
 SRCS := $(wildcard src/*.c)
