@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -627,6 +628,10 @@ int tls_clients_init(struct tls_clients *cs, const struct conf *conf,
 {
 	bool resume = tls_resume_wanted();
 
+	/* Certificate times go through gmtime_r(), whose first call reads
+	 * /etc/localtime: read it now, before the sandbox forbids opening
+	 * files. */
+	tzset();
 	memset(cs, 0, sizeof(*cs));
 	if (conf->n_targets == 0)
 		return 0;
