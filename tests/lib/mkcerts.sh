@@ -6,12 +6,14 @@
 #   other.pem/.key     other.test only (a wrong name for everything else)
 #   unknown.pem/.key   the right names, from a CA nobody trusts
 # Each server certificate file holds the leaf only (no chain).
+# MKCERTS_SAN_EXTRA="IP:192.0.2.53,..." adds names to the good, expired and
+# unknown certificates (the lab's service addresses).
 set -e
 d=$1
 [ -n "$d" ] || { echo "usage: $0 DIR" >&2; exit 2; }
 mkdir -p "$d/ca"
 cd "$d"
-SAN_GOOD="DNS:dns.test,IP:127.0.0.1,IP:::1"
+SAN_GOOD="DNS:dns.test,IP:127.0.0.1,IP:::1${MKCERTS_SAN_EXTRA:+,$MKCERTS_SAN_EXTRA}"
 
 ca() { # NAME SUBJECT
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
