@@ -14,6 +14,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Iinclude $(WARN) \
 	$(shell $(PKG_CONFIG) --cflags ldns inih 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih 2>/dev/null)
 LDFLAGS ?=
+# DNS over TLS and HTTPS (tls.c, tr_https.c)
+ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags openssl libnghttp2 2>/dev/null)
+LDLIBS_DEPS += $(shell $(PKG_CONFIG) --libs openssl libnghttp2 2>/dev/null)
 
 B ?= build
 SRCS := $(wildcard src/*.c)
@@ -41,6 +44,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libprobe.a $(HEADERS) | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -DFIXTURES='"$(CURDIR)/tests/fixtures"' $(LDFLAGS) \
 		-o $@ $< $(B)/libprobe.a $(LDLIBS_DEPS) -lcmocka
 
+# Small programs the .t tests run (they drive one module directly).
+DRIVER_SRCS := $(wildcard tests/unit/drive_*.c)
+DRIVER_BINS := $(DRIVER_SRCS:tests/unit/%.c=$(B)/tests/%)
+$(B)/tests/drive_%: tests/unit/drive_%.c $(B)/libprobe.a $(HEADERS) | $(B)/tests
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libprobe.a $(LDLIBS_DEPS)
+
 $(B)/obj $(B)/tests:
 	mkdir -p $@
 
@@ -50,7 +59,7 @@ check: deps telegraf
 	$(MAKE) all unit
 	B=$(B) tests/run-tests.sh
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(DRIVER_BINS)
 
 deps:
 	tests/lib/deps.sh test

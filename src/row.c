@@ -35,6 +35,8 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 
 	if (d->conn != NULL && row_ext(r, arena) != NULL)
 		r->ext->conn = d->conn;
+	/* Also on errors: an "http status 404" row says http_status=404. */
+	r->http_status = (uint16_t)d->http_status;
 	if (d->err != 0 || m == NULL) {
 		r->hop_limit = -1;
 		r->rtt_ns = -1;
@@ -51,7 +53,6 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 	r->has_serial = m->has_serial;
 	r->serial = m->serial;
 	r->hop_limit = (int16_t)d->hop_limit;
-	r->http_status = (uint16_t)d->http_status;
 	if (m->has_nsid) {
 		r->nsid = arena_copy(arena, m->nsid, m->nsid_len);
 		r->nsid_len = r->nsid ? clamp16(m->nsid_len) : 0;

@@ -10,13 +10,17 @@
 
 extern const struct tr_ops tr_udp_ops;
 extern const struct tr_ops tr_tcp_ops;
+extern const struct tr_ops tr_tls_ops;
+extern const struct tr_ops tr_https_ops;
 
 const struct transport transport_table[] = {
     {.name = "udp", .default_port = 53, .port_key = "port", .datagram = true,
      .ops = &tr_udp_ops},
     {.name = "tcp", .default_port = 53, .port_key = "port", .ops = &tr_tcp_ops},
-    {.name = "tls", .default_port = 853, .port_key = "tls_port"},
-    {.name = "https", .default_port = 443, .port_key = "https_port"},
+    {.name = "tls", .default_port = 853, .port_key = "tls_port",
+     .ops = &tr_tls_ops},
+    {.name = "https", .default_port = 443, .port_key = "https_port",
+     .ops = &tr_https_ops},
 };
 
 const size_t transport_count =

@@ -38,6 +38,12 @@
 #     zone file does not load, so the server answers SERVFAIL. lab_wait_site
 #     waits for that status instead of NOERROR.
 #
+# DNS over TLS and HTTPS: LAB_TLS=1 (before lab_up) makes every BIND site
+#   also serve DoT on port 853 and DoH (HTTP/2, /dns-query) on port 443 of
+#   the service addresses, with one certificate (dns.test, 192.0.2.53,
+#   2001:db8:53::53) made by tests/lib/mkcerts.sh; LAB_TLS_CA is then its
+#   CA file. NSD and Knot sites serve plain DNS only.
+#
 # Functions (return 0 or 1; messages on stderr prefixed "lab: "):
 #   lab_up NSITES            build everything, start servers, wait until every
 #                            site answers on its link addresses and the
@@ -73,6 +79,9 @@ declare -ga LAB_SITE_NS LAB_PID LAB_SERVER LAB_NSID LAB_IDENTITY LAB_SERIAL LAB_
 LAB_NSITES=0
 LAB_VANTAGE=
 LAB_DIR=
+LAB_TLS=${LAB_TLS:-0}
+LAB_TLS_CA=
+LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 
 lab_log() { echo "lab: $*" >&2; }
 
@@ -277,6 +286,11 @@ lab_write_knot() {
 lab_write_bind() {
 	local i=$1 d=$2
 	{
+		if [ "$LAB_TLS" = 1 ]; then
+			echo "tls lab { cert-file \"$LAB_DIR/certs/good.pem\";" \
+				"key-file \"$LAB_DIR/certs/good.key\"; session-tickets yes; };"
+			echo "http doh { endpoints { \"/dns-query\"; }; };"
+		fi
 		echo "options {"
 		echo "  directory \"$d\";"
 		echo "  pid-file \"$d/named.pid\";"
@@ -284,6 +298,12 @@ lab_write_bind() {
 		echo "  managed-keys-directory \"$d\";"
 		echo "  listen-on port 53 { $LAB_SVC4; $(lab_link_addr "$i" ipv4); };"
 		echo "  listen-on-v6 port 53 { $LAB_SVC6; $(lab_link_addr "$i" ipv6); };"
+		if [ "$LAB_TLS" = 1 ]; then
+			echo "  listen-on port 853 tls lab { $LAB_SVC4; };"
+			echo "  listen-on-v6 port 853 tls lab { $LAB_SVC6; };"
+			echo "  listen-on port 443 tls lab http doh { $LAB_SVC4; };"
+			echo "  listen-on-v6 port 443 tls lab http doh { $LAB_SVC6; };"
+		fi
 		echo "  recursion no;"
 		echo "  dnssec-validation no;"
 		# BIND's NSID is its server-id (also id.server); hostname.bind is
@@ -493,6 +513,12 @@ lab_up() {
 	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${LAB_PREFIX}-$$.XXXXXX") || return 1
 	chmod 755 "$LAB_DIR"
 	LAB_NSITES=$n
+	if [ "$LAB_TLS" = 1 ]; then
+		MKCERTS_SAN_EXTRA="IP:$LAB_SVC4,IP:$LAB_SVC6" \
+			"$LAB_LIB/mkcerts.sh" "$LAB_DIR/certs" ||
+			{ lab_log "mkcerts.sh failed"; lab_down; return 1; }
+		LAB_TLS_CA=$LAB_DIR/certs/ca.pem
+	fi
 	LAB_VANTAGE="${LAB_PREFIX}-$$-v"
 	ip netns add "$LAB_VANTAGE" || { lab_down; return 1; }
 	lab_sysctl "$LAB_VANTAGE"

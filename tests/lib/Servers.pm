@@ -18,13 +18,14 @@ use Socket qw(SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(free_port start_nsd start_knot start_influxd
-    start_silent stop_server have_cmd kdig influx_query influx_post
-    start_prometheus prom_query
-    ZONE_NAME NSD_SERIAL KNOT_SERIAL);
+    start_silent start_bind_tls start_liar_tls stop_server have_cmd kdig
+    influx_query influx_post start_prometheus prom_query
+    ZONE_NAME NSD_SERIAL KNOT_SERIAL BIND_SERIAL);
 
 use constant ZONE_NAME   => 'example.test';
 use constant NSD_SERIAL  => 2024010101;
 use constant KNOT_SERIAL => 2024020202;
+use constant BIND_SERIAL => 2024030303;
 
 my $OWNER = $$;   # only the process that started servers stops them
 my @started;      # server hashes with a {pid}
@@ -406,12 +407,139 @@ sub start_silent
 	return { kind => 'silent', port => $port, socks => \@socks };
 }
 
+# BIND 9.18 serving DNS over TLS and DNS over HTTPS (HTTP/2, endpoint
+# /dns-query) on loopback, with NSID (server-id) and hostname.bind, and
+# certificates made by tests/lib/mkcerts.sh (ca.pem is the CA to trust).
+# Ports in the returned hash: port (plain UDP/TCP), dot, doh (the good
+# certificate for dns.test, 127.0.0.1 and ::1), dot_expired, dot_other (a
+# certificate for other.test), dot_unknown (from an untrusted CA), dot12
+# (TLS 1.2 only), doh_expired; ca => the CA file, certs => the directory.
+sub start_bind_tls
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $srv = { kind => 'named', dir => $dir, serial => BIND_SERIAL,
+	    nsid => $o{nsid} // 'bind-tls-nsid',
+	    identity => $o{identity} // 'bind-tls-hostname',
+	    log => "$dir/named.log", certs => "$dir/certs",
+	    ca => "$dir/certs/ca.pem" };
+	my $lib = __FILE__ =~ s{[^/]*$}{}r;
+	$lib = '.' if $lib eq '';
+	system("$lib/mkcerts.sh", "$dir/certs") == 0
+	    or die "mkcerts.sh failed\n";
+	_write("$dir/example.test.zone", zone_text(BIND_SERIAL));
+	my @tls = qw(dot doh dot_expired dot_other dot_unknown dot12 doh_expired);
+	my %cert = (dot => 'good', doh => 'good', dot_expired => 'expired',
+	    dot_other => 'other', dot_unknown => 'unknown', dot12 => 'good12',
+	    doh_expired => 'expired');
+	my $blocks = '';
+	for my $c (qw(good expired other unknown)) {
+		$blocks .= "tls $c { cert-file \"$dir/certs/$c.pem\"; "
+		    . "key-file \"$dir/certs/$c.key\"; session-tickets yes; };\n";
+	}
+	$blocks .= "tls good12 { cert-file \"$dir/certs/good.pem\"; "
+	    . "key-file \"$dir/certs/good.key\"; protocols { TLSv1.2; }; "
+	    . "session-tickets yes; };\n";
+	$blocks .= "http doh { endpoints { \"/dns-query\"; }; };\n";
+	for my $try (1 .. 3) {
+		$srv->{port} = free_port();
+		my %seen = ($srv->{port} => 1);
+		my $listen = '';
+		for my $k (@tls) {
+			my $p;
+			do { $p = free_port() } while $seen{$p}++;
+			$srv->{$k} = $p;
+			my $http = $k =~ /^doh/ ? ' http doh' : '';
+			$listen .= "  listen-on port $p tls $cert{$k}$http { 127.0.0.1; };\n"
+			    . "  listen-on-v6 port $p tls $cert{$k}$http { ::1; };\n";
+		}
+		_write("$dir/named.conf", <<"EOF");
+$blocks
+options {
+  directory "$dir";
+  pid-file "$dir/named.pid";
+  session-keyfile "$dir/session.key";
+  listen-on port $srv->{port} { 127.0.0.1; };
+  listen-on-v6 port $srv->{port} { ::1; };
+$listen
+  recursion no;
+  server-id "$srv->{nsid}";
+  hostname "$srv->{identity}";
+  version none;
+  notify no;
+  dnssec-validation no;
+};
+controls { };
+logging { channel l { stderr; severity info; }; category default { l; }; };
+zone "example.test" { type primary; file "$dir/example.test.zone"; };
+EOF
+		$srv->{pid} = _spawn($srv->{log}, 'named', '-g', '-n', '1', '-c',
+		    "$dir/named.conf");
+		push @started, $srv;
+		my $ok = eval {
+			_wait_dns($srv, BIND_SERIAL);
+			my $deadline = time + 15;
+			for my $k (@tls) {
+				for my $addr ('127.0.0.1', '::1') {
+					until (IO::Socket::IP->new(PeerHost => $addr,
+					    PeerPort => $srv->{$k}, Type => SOCK_STREAM)) {
+						die "named: $k not listening\n" if time > $deadline;
+						sleep 0.02;
+					}
+				}
+			}
+			1;
+		};
+		return $srv if $ok;
+		my $err = $@;
+		stop_server($srv);
+		die $err if $try == 3;
+	}
+}
+
+# The lying DoT/DoH server (tests/lib/liar_tls.py, Debian's python3 with
+# python3-h2), with the good certificate of a fresh mkcerts.sh run.
+# MODE: its --mode (per query, the first label of the name wins). Returns
+# { dot => PORT, doh => PORT, ca => CA file }; stopped at exit.
+sub start_liar_tls
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $lib = __FILE__ =~ s{[^/]*$}{}r;
+	$lib = '.' if $lib eq '';
+	system("$lib/mkcerts.sh", "$dir/certs") == 0
+	    or die "mkcerts.sh failed\n";
+	my $srv = { kind => 'liar_tls', dir => $dir, ca => "$dir/certs/ca.pem",
+	    log => "$dir/liar_tls.log" };
+	pipe(my $r, my $w) or die "pipe: $!\n";      # its stdin: EOF ends it
+	pipe(my $rr, my $ww) or die "pipe: $!\n";    # its stdout: READY line
+	my $pid = fork() // die "fork: $!\n";
+	if ($pid == 0) {
+		close $w; close $rr;
+		open(STDIN, '<&', $r);
+		open(STDOUT, '>&', $ww);
+		open(STDERR, '>>', $srv->{log});
+		exec("$lib/liar_tls.py", '--cert', "$dir/certs/good.pem", '--key',
+		    "$dir/certs/good.key", '--mode', $o{mode} // 'ok') or _exit(127);
+	}
+	close $r; close $ww;
+	$srv->{pid} = $pid;
+	$srv->{stdin} = $w;
+	push @started, $srv;
+	my $line = <$rr> // '';
+	die "liar_tls.py did not start:\n" . _slurp($srv->{log})
+	    unless $line =~ /^READY (\d+) (\d+)/;
+	@$srv{qw(dot doh)} = ($1, $2);
+	return $srv;
+}
+
 # Stop by PID: SIGTERM, wait up to 5 s, then SIGKILL. Safe to call twice.
 sub stop_server
 {
 	my ($srv) = @_;
 	return unless $srv;
 	if ($srv->{socks}) { close $_ for @{ $srv->{socks} }; delete $srv->{socks}; }
+	close(delete $srv->{stdin}) if $srv->{stdin};
 	my $pid = delete $srv->{pid} or return;
 	kill 'TERM', $pid;
 	my $deadline = time + 5;
