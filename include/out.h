@@ -35,8 +35,8 @@
 
 struct loop;
 
-#define OUT_STDOUT_MAX (256u << 20) /* bytes of rounds waiting for a reader */
-#define OUT_STDERR_MAX (64u << 10)  /* bytes of diagnostics waiting */
+#define OUT_STDOUT_MAX (64u << 20) /* bytes of rounds waiting for a reader */
+#define OUT_STDERR_MAX (64u << 10) /* bytes of diagnostics waiting */
 
 /* Make stdout and stderr non-blocking and write them from LOOP from now on.
  * Returns 0 or -errno (then nothing changed). */
