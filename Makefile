@@ -11,8 +11,8 @@ WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Iinclude $(WARN) \
-	$(shell $(PKG_CONFIG) --cflags ldns inih 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih 2>/dev/null)
+	$(shell $(PKG_CONFIG) --cflags ldns inih libseccomp 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih libseccomp 2>/dev/null)
 LDFLAGS ?=
 
 B ?= build

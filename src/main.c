@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "refresh.h"
 #include "report.h"
+#include "sandbox.h"
 
 #ifndef VERSION
 #define VERSION "0.0.0"
@@ -51,6 +52,7 @@ struct app {
 	struct probe *probe;
 	struct lineproto out;
 	bool text;
+	enum sandbox_mode sandbox;
 	bool pending; /* a trigger arrived during a round */
 	bool quit;    /* stdin EOF or SIGTERM/SIGINT */
 	int64_t quit_ns;
@@ -84,6 +86,9 @@ static void usage(FILE *f)
 	    "      --format F      influx (line protocol, default) or text\n"
 	    "      --check-config  validate, print the effective config, exit\n"
 	    "  -v, --verbose       debug lines (D!) on stderr\n"
+	    "      --no-sandbox    run without the seccomp filter (debugging)\n"
+	    "      --sandbox-debug a call the filter forbids is named on\n"
+	    "                      stderr (exit 70) instead of killing\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       version\n"
 	    "\n"
@@ -324,6 +329,23 @@ static void finish_output(struct app *app)
 	out_stop();
 }
 
+/* Everything is set up: seal the process (sandbox.h). Returns false when
+ * the filter could not be loaded. */
+static bool seal(struct app *app)
+{
+	int rc = sandbox_enter(app->sandbox);
+
+	if (rc < 0) {
+		log_msg(LOG_ERROR,
+		        "cannot enter the seccomp sandbox: %s (--no-sandbox "
+		        "runs without it)",
+		        strerror(-rc));
+		return false;
+	}
+	sandbox_test_hook();
+	return true;
+}
+
 /* The long-running mode: returns the exit code. Each turn: print every
  * round that finished (seen by the probe's round counter, so a round that
  * starts and ends within one turn is printed too), start a requested one,
@@ -339,6 +361,10 @@ static int run_service(struct app *app)
 	if (setup_triggers(app) < 0) {
 		log_msg(LOG_ERROR, "cannot set up signals: %s",
 		        strerror(errno));
+		return 1;
+	}
+	if (!seal(app)) {
+		finish_output(app);
 		return 1;
 	}
 	log_msg(LOG_INFO,
@@ -392,6 +418,8 @@ static int run_once(struct app *app)
 	const struct result *res;
 	int rc = 0;
 
+	if (!seal(app))
+		return 1;
 	start_round(app);
 	while (probe_round_running(app->probe))
 		loop_run_once(app->loop, -1);
@@ -432,6 +460,8 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"no-sandbox", no_argument, NULL, 'S'},
+	    {"sandbox-debug", no_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *servers[MAX_ADHOC], *queries[MAX_ADHOC];
@@ -439,7 +469,7 @@ int main(int argc, char **argv)
 	struct conf_adhoc adhoc = {.servers = servers, .queries = queries};
 	const char *path = NULL;
 	bool once = false, check = false;
-	struct app app = {.sigfd = -1};
+	struct app app = {.sigfd = -1, .sandbox = SANDBOX_KILL};
 	struct conf *conf = NULL;
 	int c, rc;
 
@@ -494,6 +524,13 @@ int main(int argc, char **argv)
 		}
 		case 'v':
 			log_set_level(LOG_DEBUG);
+			break;
+		case 'S':
+			app.sandbox = SANDBOX_OFF;
+			break;
+		case 'D':
+			if (app.sandbox != SANDBOX_OFF)
+				app.sandbox = SANDBOX_TRAP;
 			break;
 		case 'h':
 			usage(stdout);
