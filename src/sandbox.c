@@ -127,11 +127,18 @@ static int allow_sockets(scmp_filter_ctx ctx)
 
 	for (size_t f = 0; f < 2; f++) {
 		for (size_t t = 0; t < 2; t++) {
-			int rc = seccomp_rule_add(
-			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fams[f]),
-			    SCMP_A1(SCMP_CMP_MASKED_EQ, mask,
-			            (scmp_datum_t)types[t]));
+			const struct scmp_arg_cmp cmp[2] = {
+			    {.arg = 0,
+			     .op = SCMP_CMP_EQ,
+			     .datum_a = (scmp_datum_t)fams[f],
+			     .datum_b = 0},
+			    {.arg = 1,
+			     .op = SCMP_CMP_MASKED_EQ,
+			     .datum_a = mask,
+			     .datum_b = (scmp_datum_t)types[t]},
+			};
+			int rc = seccomp_rule_add_array(
+			    ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
 			if (rc < 0)
 				return rc;
 		}
