@@ -135,3 +135,10 @@ format:
 
 clean:
 	rm -rf build
+
+# A long run in the anycast lab while it misbehaves (root; not in check):
+# a million queries or SOAK_SECONDS (default 300), RSS, descriptors and
+# rows per round checked flat. tests/soak/soak.sh.
+.PHONY: soak
+soak: deps all
+	tests/soak/soak.sh $(B)/anycast-probe
