@@ -36,8 +36,8 @@
 /* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s:
  * a round still running is cut off after ROUND_GRACE, what the readers of
  * stdout and stderr have not taken by OUTPUT_GRACE is dropped. */
-#define ROUND_GRACE_NS (650 * NS_PER_MS)
-#define OUTPUT_GRACE_NS (900 * NS_PER_MS)
+#define ROUND_GRACE_NS (600 * NS_PER_MS)
+#define OUTPUT_GRACE_NS (800 * NS_PER_MS)
 #define MAX_ADHOC 256
 /* stdin that epoll cannot watch (a regular file, /dev/null, /dev/zero) is
  * read STDIN_READS x 4 KiB at a time, every STDIN_PERIOD: a file of lines
