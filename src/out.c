@@ -125,9 +125,11 @@ static void q_flush(struct q *q)
 			q_drop_all(q);
 			break;
 		}
+		if (w == 0)
+			break; /* nothing taken: wait for EPOLLOUT */
 		q->head += (size_t)w;
 		q->written += (uint64_t)w;
-		q->midline = w > 0 && q->buf[q->head - 1] != '\n';
+		q->midline = q->buf[q->head - 1] != '\n';
 	}
 	while (q->first < q->n && q->ends[q->first] <= q->written)
 		q->first++;
