@@ -4,8 +4,8 @@
  * signalfd, epoll, CA stores and libraries), then sandbox_enter(): from
  * then on only the system calls of the table in sandbox.c are allowed,
  * socket(2) only for AF_INET/AF_INET6 with SOCK_DGRAM/SOCK_STREAM, and no
- * execve, no open of a file. PR_SET_NO_NEW_PRIVS is set first (and is
- * what lets an unprivileged process load a filter).
+ * execve, no open of a file (but see SANDBOX_RESOLVER). PR_SET_NO_NEW_PRIVS is
+ * set first (and is what lets an unprivileged process load a filter).
  */
 #ifndef ANYCAST_PROBE_SANDBOX_H
 #define ANYCAST_PROBE_SANDBOX_H
@@ -19,12 +19,22 @@ enum sandbox_mode {
 	                  * on stderr, then the process exits 70 */
 };
 
-/* Seal the process. Returns 0 (also for SANDBOX_OFF) or -errno; on an
- * error nothing was applied (the caller decides whether to go on). */
-int sandbox_enter(enum sandbox_mode mode);
+/* What the filter must allow beyond the loop's own calls. */
+#define SANDBOX_RESOLVER                                                       \
+	1u /* resolve_interval: getaddrinfo() in a thread                      \
+	    * at run time (threads, read-only opens of                         \
+	    * /etc/hosts and friends, poll). A gap until                       \
+	    * resolving moves into a helper process                            \
+	    * started before sealing. */
+
+/* Seal the process. NEEDS: SANDBOX_* bits. Returns 0 (also for
+ * SANDBOX_OFF) or -errno; on an error nothing was applied (the caller
+ * decides whether to go on). */
+int sandbox_enter(enum sandbox_mode mode, unsigned needs);
 
 /* Test hook: when the environment has ANYCAST_PROBE_SANDBOX_TEST set to
- * "execve", "socket" (an AF_UNIX socket) or "open", make that forbidden
+ * "execve", "socket" (an AF_UNIX socket), "open" (read-only) or
+ * "open-write" (/dev/null for writing), make that forbidden
  * call now (after sandbox_enter()), so a test can see it killed. Does
  * nothing otherwise. */
 void sandbox_test_hook(void);

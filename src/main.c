@@ -333,7 +333,8 @@ static void finish_output(struct app *app)
  * the filter could not be loaded. */
 static bool seal(struct app *app)
 {
-	int rc = sandbox_enter(app->sandbox);
+	int rc = sandbox_enter(app->sandbox,
+	                       app->refresh != NULL ? SANDBOX_RESOLVER : 0);
 
 	if (rc < 0) {
 		log_msg(LOG_ERROR,

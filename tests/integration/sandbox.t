@@ -93,6 +93,35 @@ for my $what (qw(execve socket open)) {
 	}
 }
 
+# --- resolve_interval: getaddrinfo in a thread works sealed; writing not ---
+{
+	my $rconf = make_conf("$dir/r.conf", probe => { timeout => '300ms', identity => '' },
+	    targets => [ { name => 'byname', server => ['localhost'], port => $nsd->{port},
+		transport => 'udp', family => 'ipv4', resolve_interval => '1s',
+		query => ['example.test SOA'] } ]);
+	my $p = spawn_probe('-c', $rconf);
+	ok($p->wait_for(10, sub { $_[0]->stderr =~ /^I! .*ready/m }), 'resolver: ready');
+	is(status_of($p->{pid})->{Seccomp}, 2, 'resolver: sealed too');
+	$p->send("\n");
+	ok($p->wait_for(10, sub { $_[0]->n_lines >= 1 }), 'resolver: round 1');
+	# The look-up thread runs every second (resolve_interval): let two
+	# look-ups happen, then ask for a round.
+	$p->drain_for(2.2);
+	$p->send("\n");
+	ok($p->wait_for(10, sub { $_[0]->n_lines >= 2 }), 'resolver: round 2 after re-resolving, not killed');
+	my @r = map { lp_parse($_->{text}) } $p->lines;
+	is(scalar(grep { $_->{tags}{server_name} eq 'localhost' && $_->{tags}{result} eq 'success' } @r),
+	    2, 'resolver: both rows answered, from the host name');
+	$p->close_stdin;
+	is($p->wait_exit(5), 0, 'resolver: exit 0 at EOF');
+	SKIP: {
+		skip 'sanitizer builds only log calls outside the table', 1 if $ENV{SANITIZED};
+		local $ENV{ANYCAST_PROBE_SANDBOX_TEST} = 'open-write';
+		my $r = run_probe(args => ['--once', '-c', $rconf], timeout => 10);
+		is($r->{signal}, SIGSYS, 'resolver: opening a file for writing is still killed');
+	}
+}
+
 # --- --sandbox-debug names the call; --no-sandbox lets it through ----------
 SKIP: {
 	skip 'sanitizer builds only log calls outside the table', 4 if $ENV{SANITIZED};
