@@ -11,8 +11,8 @@ WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Iinclude $(WARN) \
-	$(shell $(PKG_CONFIG) --cflags ldns inih 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih 2>/dev/null)
+	$(shell $(PKG_CONFIG) --cflags ldns inih libseccomp 2>/dev/null) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_DEPS = $(shell $(PKG_CONFIG) --libs ldns inih libseccomp 2>/dev/null)
 LDFLAGS ?=
 # DNS over TLS and HTTPS (tls.c, tr_https.c)
 ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags openssl libnghttp2 2>/dev/null)
@@ -157,3 +157,10 @@ perf-report: $(B)/perf/report_lines
 	valgrind --tool=callgrind --toggle-collect='write_rows*' \
 		--callgrind-out-file=$(B)/perf/callgrind.out \
 		$(B)/perf/report_lines 100000 2>&1 | grep Collected
+
+# A long run in the anycast lab while it misbehaves (root; not in check):
+# a million queries or SOAK_SECONDS (default 300), RSS, descriptors and
+# rows per round checked flat. tests/soak/soak.sh.
+.PHONY: soak
+soak: deps all
+	tests/soak/soak.sh $(B)/anycast-probe

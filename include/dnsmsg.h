@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define DNSMSG_CLASS_IN 1
 #define DNSMSG_CLASS_CH 3
@@ -20,6 +21,15 @@
 #define DNSMSG_MAX_NSID 512 /* bytes of NSID kept */
 #define DNSMSG_MAX_TXT 1024 /* bytes of TXT kept (strings concatenated) */
 
+/* DNS COOKIE (RFC 7873): an 8-byte client cookie, then 8..32 bytes of
+ * server cookie; the whole option with its 4-byte header. */
+#define DNSMSG_OPT_COOKIE 10
+#define DNSMSG_COOKIE_CLIENT 8
+#define DNSMSG_COOKIE_SERVER_MIN 8
+#define DNSMSG_COOKIE_SERVER_MAX 32
+#define DNSMSG_COOKIE_MAX (DNSMSG_COOKIE_CLIENT + DNSMSG_COOKIE_SERVER_MAX)
+#define DNSMSG_COOKIE_OPT_MAX (4 + DNSMSG_COOKIE_MAX)
+
 /* A query, built once. wire[0..1] is the ID. */
 struct dnsmsg_query {
 	uint8_t *wire;
@@ -28,6 +38,13 @@ struct dnsmsg_query {
 	size_t qname_len;
 	uint16_t qtype;
 	uint16_t qclass;
+	/* The OPT RR is the message's last RR and its options end the
+	 * message (as built here), so an option can be appended after
+	 * wire[len): then the OPT RDLENGTH at wire[opt_rdlen_off] must say
+	 * opt_rdlen + the option's length. opt_rdlen_off is 0 without EDNS. */
+	size_t opt_rdlen_off;
+	uint16_t opt_rdlen;
+	bool cookie; /* sent with a COOKIE option: dnsmsg_query_iov() */
 };
 
 /* A parsed reply. Fields are valid only as the flags say. */
@@ -49,6 +66,12 @@ struct dnsmsg_reply {
 	size_t txt_len;
 	bool has_serial; /* SOA in the answer (or authority) section */
 	uint32_t serial;
+	/* The COOKIE option: client cookie (8 bytes), then the server's
+	 * (8..32). A reply's COOKIE option must be 16..40 bytes, and there
+	 * may be one only: else the reply is malformed (RFC 7873 5.3). */
+	bool has_cookie;
+	uint8_t cookie[DNSMSG_COOKIE_MAX];
+	size_t cookie_len;
 };
 
 /* Build the wire form of NAME TYPE CLASS with RD off and a zero ID; with
@@ -57,6 +80,36 @@ struct dnsmsg_reply {
 int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
                        uint16_t class, uint16_t edns_size, bool nsid);
 void dnsmsg_query_clear(struct dnsmsg_query *q); /* frees wire; safe twice */
+
+/* Mark Q to be sent with a COOKIE option (appended at send time by
+ * dnsmsg_query_iov()). Returns 0, or -EINVAL when Q has no EDNS. */
+int dnsmsg_query_reserve_cookie(struct dnsmsg_query *q);
+
+/* Write the COOKIE option (header included) for CLIENT (8 bytes) and the
+ * server cookie SERVER of SERVER_LEN bytes (0: not known yet; else 8..32)
+ * into OUT. Returns its length (12, or 20..44), 0 on a bad SERVER_LEN. */
+size_t dnsmsg_cookie_option(uint8_t out[DNSMSG_COOKIE_OPT_MAX],
+                            const uint8_t client[DNSMSG_COOKIE_CLIENT],
+                            const uint8_t *server, size_t server_len);
+
+/* The bytes a send patches: the ID, and the OPT RDLENGTH when an option
+ * is appended. Kept by the caller for as long as the iovecs are used. */
+struct dnsmsg_patch {
+	uint8_t id[2];
+	uint8_t rdlen[2];
+};
+#define DNSMSG_QUERY_IOV 5
+
+/* Describe Q with ID as iovecs, without copying the template:
+ * [ID][wire 2..opt_rdlen_off)[RDLENGTH][wire .. len)[OPT_BYTES], where
+ * OPT_BYTES (OPT_LEN bytes, e.g. from dnsmsg_cookie_option()) is appended
+ * to the OPT RR's options; with OPT_LEN 0 (or a query without EDNS) it is
+ * [ID][wire 2..len). IOV must have DNSMSG_QUERY_IOV entries. Returns the
+ * number of entries used (2 or 5), 0 when OPT_LEN does not fit (no EDNS,
+ * or RDLENGTH would pass 65535). The message length is q->len + OPT_LEN. */
+size_t dnsmsg_query_iov(const struct dnsmsg_query *q, uint16_t id,
+                        const uint8_t *opt_bytes, size_t opt_len,
+                        struct dnsmsg_patch *patch, struct iovec *iov);
 
 /* Put ID into a wire buffer (query or anything else). */
 static inline void dnsmsg_set_id(uint8_t *wire, uint16_t id)

@@ -19,6 +19,7 @@
  *    strictly before the labels they end;
  *  - more than one OPT record, or an OPT outside the additional section or
  *    with a non-root owner (RFC 6891 6.1.1 says such a message is FORMERR);
+ *  - a COOKIE option that is not 16..40 bytes, or a second one;
  *  - an EDNS option running past the OPT RDATA, a TXT string running past
  *    its RDATA, an SOA whose RDATA is not two names and five 32-bit ints.
  * Bytes after the last record are ignored. Names of types and classes come
@@ -61,6 +62,26 @@ static uint8_t lower(uint8_t c)
 /*
  * Query building.
  */
+
+/* Find the OPT RR's RDLENGTH: one question, no answer or authority, the
+ * OPT the one additional RR, its RDATA ending the message. Else leave
+ * opt_rdlen_off 0 (no option can be appended). */
+static void opt_locate(struct dnsmsg_query *q)
+{
+	const uint8_t *w = q->wire;
+	size_t p = HDR_LEN + q->qname_len + 4;
+
+	q->opt_rdlen_off = 0;
+	if (rd16(w + 4) != 1 || rd16(w + 6) != 0 || rd16(w + 8) != 0 ||
+	    rd16(w + 10) != 1 || q->len < p + 11)
+		return;
+	if (w[p] != 0 || rd16(w + p + 1) != TYPE_OPT)
+		return;
+	if (p + 11 + rd16(w + p + 9) != q->len)
+		return;
+	q->opt_rdlen_off = p + 9;
+	q->opt_rdlen = rd16(w + p + 9);
+}
 
 int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
                        uint16_t class, uint16_t edns_size, bool nsid)
@@ -125,6 +146,7 @@ int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
 	q->len = wire_len;
 	q->qtype = type;
 	q->qclass = class;
+	opt_locate(q);
 	rc = 0;
 out:
 	free(wire);
@@ -143,6 +165,66 @@ void dnsmsg_query_clear(struct dnsmsg_query *q)
 	free(q->wire);
 	q->wire = NULL;
 	q->len = 0;
+}
+
+int dnsmsg_query_reserve_cookie(struct dnsmsg_query *q)
+{
+	if (q == NULL || q->opt_rdlen_off == 0)
+		return -EINVAL;
+	q->cookie = true;
+	return 0;
+}
+
+size_t dnsmsg_cookie_option(uint8_t out[DNSMSG_COOKIE_OPT_MAX],
+                            const uint8_t client[DNSMSG_COOKIE_CLIENT],
+                            const uint8_t *server, size_t server_len)
+{
+	size_t olen = DNSMSG_COOKIE_CLIENT + server_len;
+
+	if (out == NULL || client == NULL ||
+	    (server_len != 0 &&
+	     (server == NULL || server_len < DNSMSG_COOKIE_SERVER_MIN ||
+	      server_len > DNSMSG_COOKIE_SERVER_MAX)))
+		return 0;
+	out[0] = 0;
+	out[1] = DNSMSG_OPT_COOKIE;
+	out[2] = 0;
+	out[3] = (uint8_t)olen;
+	memcpy(out + 4, client, DNSMSG_COOKIE_CLIENT);
+	if (server_len > 0)
+		memcpy(out + 4 + DNSMSG_COOKIE_CLIENT, server, server_len);
+	return 4 + olen;
+}
+
+size_t dnsmsg_query_iov(const struct dnsmsg_query *q, uint16_t id,
+                        const uint8_t *opt_bytes, size_t opt_len,
+                        struct dnsmsg_patch *patch, struct iovec *iov)
+{
+	if (q == NULL || patch == NULL || iov == NULL || q->len < HDR_LEN)
+		return 0;
+	dnsmsg_set_id(patch->id, id);
+	iov[0].iov_base = patch->id;
+	iov[0].iov_len = 2;
+	if (opt_len == 0) {
+		iov[1].iov_base = q->wire + 2;
+		iov[1].iov_len = q->len - 2;
+		return 2;
+	}
+	if (q->opt_rdlen_off == 0 || opt_bytes == NULL ||
+	    opt_len > (size_t)UINT16_MAX - q->opt_rdlen)
+		return 0;
+	size_t rdlen = q->opt_rdlen + opt_len;
+	patch->rdlen[0] = (uint8_t)(rdlen >> 8);
+	patch->rdlen[1] = (uint8_t)rdlen;
+	iov[1].iov_base = q->wire + 2;
+	iov[1].iov_len = q->opt_rdlen_off - 2;
+	iov[2].iov_base = patch->rdlen;
+	iov[2].iov_len = 2;
+	iov[3].iov_base = q->wire + q->opt_rdlen_off + 2;
+	iov[3].iov_len = q->len - q->opt_rdlen_off - 2;
+	iov[4].iov_base = (void *)opt_bytes;
+	iov[4].iov_len = opt_len;
+	return 5;
 }
 
 /*
@@ -235,6 +317,20 @@ static int soa_read(const uint8_t *buf, size_t p, size_t end, uint32_t *serial)
 	return 0;
 }
 
+/* A COOKIE option in a reply: one only, 16..40 bytes (RFC 7873 5.3: the
+ * client discards a reply whose COOKIE option is malformed). */
+static int cookie_read(const uint8_t *p, size_t olen, struct dnsmsg_reply *out)
+{
+	if (out->has_cookie ||
+	    olen < DNSMSG_COOKIE_CLIENT + DNSMSG_COOKIE_SERVER_MIN ||
+	    olen > DNSMSG_COOKIE_MAX)
+		return -EBADMSG;
+	memcpy(out->cookie, p, olen);
+	out->cookie_len = olen;
+	out->has_cookie = true;
+	return 0;
+}
+
 /* OPT RDATA: <code><length><data> options filling it exactly. */
 static int opt_read(const uint8_t *buf, size_t p, size_t end,
                     struct dnsmsg_reply *out)
@@ -253,6 +349,10 @@ static int opt_read(const uint8_t *buf, size_t p, size_t end,
 			memcpy(out->nsid, buf + p, take);
 			out->nsid_len = take;
 			out->has_nsid = true;
+		} else if (code == DNSMSG_OPT_COOKIE) {
+			int rc = cookie_read(buf + p, olen, out);
+			if (rc < 0)
+				return rc;
 		}
 		p += olen;
 	}

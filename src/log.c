@@ -1,10 +1,12 @@
-/* log: see include/log.h. One write(2) per line so lines never interleave. */
+/* log: see include/log.h. Each line goes to out, which writes it whole
+ * (directly before the loop runs, from the loop's queue after). */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "out.h"
 
 static enum log_level max_level = LOG_INFO;
 
@@ -38,7 +40,5 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
-		/* nowhere left to report it */
-	}
+	out_log_line(line, (size_t)n);
 }

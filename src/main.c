@@ -22,9 +22,11 @@
 #include "lineproto.h"
 #include "log.h"
 #include "loop.h"
+#include "out.h"
 #include "probe.h"
 #include "refresh.h"
 #include "report.h"
+#include "sandbox.h"
 #include "summary.h"
 
 #ifndef VERSION
@@ -33,9 +35,16 @@
 
 #define EXIT_QUERY_FAILED CLI_EXIT_QUERY_FAILED
 #define EXIT_USAGE CLI_EXIT_USAGE
-/* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s. */
-#define SHUTDOWN_GRACE_NS (800 * NS_PER_MS)
-#define OUT_CHUNK (64 * 1024)
+/* Telegraf waits 5 s after closing stdin; we promise to be gone in 1 s:
+ * a round still running is cut off after ROUND_GRACE, what the readers of
+ * stdout and stderr have not taken by OUTPUT_GRACE is dropped. */
+#define ROUND_GRACE_NS (600 * NS_PER_MS)
+#define OUTPUT_GRACE_NS (800 * NS_PER_MS)
+/* stdin that epoll cannot watch (a regular file, /dev/null, /dev/zero) is
+ * read STDIN_READS x 4 KiB at a time, every STDIN_PERIOD: a file of lines
+ * is read in a few turns, an endless one costs no CPU to speak of. */
+#define STDIN_PERIOD_NS (10 * NS_PER_MS)
+#define STDIN_READS 16
 
 struct app {
 	const struct conf *conf;
@@ -49,36 +58,47 @@ struct app {
 	struct summary *summary;
 	uint64_t count; /* stop after this many rounds; 0: never */
 	bool failed;    /* some row of some round got no response */
-	bool pending;   /* a trigger arrived during a round */
-	bool quit;      /* stdin EOF or SIGTERM/SIGINT */
+	enum sandbox_mode sandbox;
+	bool pending; /* a trigger arrived during a round */
+	bool quit;    /* stdin EOF or SIGTERM/SIGINT */
+	int64_t quit_ns;
 	int64_t quit_deadline_ns;
+	uint64_t coalesced; /* triggers during the running round */
 	uint64_t rounds;
 	struct loop_handler stdin_h;
 	struct loop_handler sig_h;
 	struct loop_timer interval;
+	struct loop_timer stdin_timer; /* stdin that cannot be polled */
 	int sigfd;
 };
 
-/* Write all of BUF; false when stdout is gone. */
-static bool write_all(const char *buf, size_t len)
+/* Hand the round in app->out to the output queue, whole. Returns false
+ * when stdout is gone. */
+static bool queue_round(struct app *app)
 {
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
+	int rc = out_round(app->out.data, app->out.len);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				/* Nonblocking stdout inherited: wait a bit. */
-				usleep(1000);
-				continue;
-			}
-			return false;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
+	if (rc == -ENOBUFS)
+		log_msg(LOG_WARN,
+		        "round %llu dropped whole (%llu rounds so far): "
+		        "stdout is not read fast enough",
+		        (unsigned long long)app->rounds,
+		        (unsigned long long)out_rounds_dropped());
+	return rc != -EPIPE;
+}
+
+/* At most one line per round about the triggers it coalesced. */
+static void report_coalesced(struct app *app)
+{
+	if (app->coalesced == 0)
+		return;
+	log_msg(LOG_WARN,
+	        "%llu trigger%s during round %llu coalesced into one "
+	        "pending round: rounds take longer than the trigger interval",
+	        (unsigned long long)app->coalesced,
+	        app->coalesced == 1 ? "" : "s",
+	        (unsigned long long)app->rounds);
+	app->coalesced = 0;
 }
 
 /* The continuous mode's part of a finished round: the summary's totals and
@@ -114,16 +134,8 @@ static bool emit_round(struct app *app)
 	if (app->text) {
 		report_text(&app->out, res, n, st->start_wall_ns);
 	} else {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n; i++)
 			report_line(app->rep, &app->out, &res[i]);
-			/* Whole lines in chunks: the buffer stays small
-			 * however large the round. */
-			if (app->out.len >= OUT_CHUNK && !app->out.error) {
-				if (!write_all(app->out.data, app->out.len))
-					return false;
-				lineproto_reset(&app->out);
-			}
-		}
 		if (app->conf->self_metrics)
 			report_self(&app->out, app->conf, st,
 			            st->start_wall_ns);
@@ -146,7 +158,7 @@ static bool emit_round(struct app *app)
 	    (unsigned long long)st->clock_fallbacks,
 	    (double)st->duration_ns / NS_PER_MS,
 	    (double)st->send_lag_ns / NS_PER_MS);
-	return write_all(app->out.data, app->out.len);
+	return queue_round(app);
 }
 
 static void start_round(struct app *app)
@@ -169,20 +181,12 @@ static void trigger(struct app *app, const char *why)
 {
 	if (app->quit)
 		return;
-	if (probe_round_running(app->probe)) {
-		/* Overload is said, not hidden: rounds take longer than the
-		 * trigger interval. */
-		if (!app->pending)
-			log_msg(LOG_WARN,
-			        "%s while round %llu is still running: "
-			        "the next round starts when it ends",
-			        why, (unsigned long long)app->rounds);
-		else
-			log_msg(LOG_WARN,
-			        "%s while round %llu is still running "
-			        "and another is pending: coalesced into it",
-			        why, (unsigned long long)app->rounds);
-	}
+	/* Overload is said, not hidden, but once per round (a signal storm
+	 * must not flood the log): report_coalesced() at the round's end. */
+	if (probe_round_running(app->probe))
+		app->coalesced++;
+	else
+		log_msg(LOG_DEBUG, "%s: round requested", why);
 	app->pending = true;
 }
 
@@ -191,30 +195,51 @@ static void begin_quit(struct app *app)
 	if (app->quit)
 		return;
 	app->quit = true;
-	app->quit_deadline_ns = clock_mono_ns() + SHUTDOWN_GRACE_NS;
+	app->quit_ns = clock_mono_ns();
+	app->quit_deadline_ns = app->quit_ns + ROUND_GRACE_NS;
+}
+
+/* Read stdin once. A line is a '\n'; any number of lines read at once is
+ * one trigger; NUL and other bytes are not lines (`< /dev/zero` never
+ * triggers a round). Returns false at EOF or on a read error (then stdin
+ * is done with and the probe quits). */
+static bool stdin_read(struct app *app)
+{
+	char buf[4096];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0) {
+		begin_quit(app);
+		return false;
+	}
+	if (memchr(buf, '\n', (size_t)n) != NULL)
+		trigger(app, "stdin line");
+	return true;
 }
 
 static void on_stdin(struct loop_handler *h, uint32_t events)
 {
 	struct app *app =
 	    (struct app *)((char *)h - offsetof(struct app, stdin_h));
-	char buf[4096];
-	ssize_t n;
-	bool line = false;
 
 	(void)events;
-	n = read(STDIN_FILENO, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
+	if (!stdin_read(app))
 		loop_del(app->loop, STDIN_FILENO);
-		begin_quit(app);
-		return;
-	}
-	for (ssize_t i = 0; i < n; i++)
-		line |= buf[i] == '\n';
-	if (line)
-		trigger(app, "stdin line");
+}
+
+/* stdin that epoll refuses is always "ready": read a bounded amount per
+ * tick instead of spinning on it. */
+static void on_stdin_tick(struct loop_timer *t)
+{
+	struct app *app =
+	    (struct app *)((char *)t - offsetof(struct app, stdin_timer));
+
+	for (int i = 0; i < STDIN_READS; i++)
+		if (!stdin_read(app))
+			return;
+	loop_timer_set(app->loop, t, clock_mono_ns() + STDIN_PERIOD_NS);
 }
 
 static void on_signal(struct loop_handler *h, uint32_t events)
@@ -278,11 +303,10 @@ static int setup_triggers(struct app *app)
 	} else if (loop_add(app->loop, STDIN_FILENO, EPOLLIN, &app->stdin_h) <
 	           0) {
 		if (errno == EPERM) {
-			/* A regular file or /dev/null: not pollable. Its
-			 * lines are read as triggers, then it is at EOF. */
-			on_stdin(&app->stdin_h, EPOLLIN);
-			while (!app->quit)
-				on_stdin(&app->stdin_h, EPOLLIN);
+			/* A regular file, /dev/null, /dev/zero: not
+			 * pollable. Read now and then on a timer. */
+			app->stdin_timer.fn = on_stdin_tick;
+			on_stdin_tick(&app->stdin_timer);
 		} else {
 			log_msg(LOG_INFO, "no stdin: triggers are signals and "
 			                  "the interval only");
@@ -296,6 +320,37 @@ static int setup_triggers(struct app *app)
 	return 0;
 }
 
+/* The end: what the readers of stdout and stderr have not taken by the
+ * output deadline is dropped (rounds whole), so that the process is gone
+ * within 1 s of stdin EOF or SIGTERM whatever the readers do. */
+static void finish_output(struct app *app)
+{
+	int64_t start = app->quit ? app->quit_ns : clock_mono_ns();
+
+	if (out_stdout_gone())
+		log_msg(LOG_INFO, "stdout closed: exiting");
+	out_finish(start + OUTPUT_GRACE_NS);
+	out_stop();
+}
+
+/* Everything is set up: seal the process (sandbox.h). Returns false when
+ * the filter could not be loaded. */
+static bool seal(struct app *app)
+{
+	int rc = sandbox_enter(app->sandbox,
+	                       app->refresh != NULL ? SANDBOX_RESOLVER : 0);
+
+	if (rc < 0) {
+		log_msg(LOG_ERROR,
+		        "cannot enter the seccomp sandbox: %s (--no-sandbox "
+		        "runs without it)",
+		        strerror(-rc));
+		return false;
+	}
+	sandbox_test_hook();
+	return true;
+}
+
 /* The long-running mode: returns the exit code. Each turn: print every
  * round that finished (seen by the probe's round counter, so a round that
  * starts and ends within one turn is printed too), start a requested one,
@@ -303,10 +358,18 @@ static int setup_triggers(struct app *app)
 static int run_service(struct app *app)
 {
 	uint64_t printed = 0;
+	int rc;
 
+	if ((rc = out_start(app->loop)) < 0)
+		log_msg(LOG_WARN, "stdout/stderr stay blocking: %s",
+		        strerror(-rc));
 	if (setup_triggers(app) < 0) {
 		log_msg(LOG_ERROR, "cannot set up signals: %s",
 		        strerror(errno));
+		return 1;
+	}
+	if (!seal(app)) {
+		finish_output(app);
 		return 1;
 	}
 	if (app->summary)
@@ -326,13 +389,16 @@ static int run_service(struct app *app)
 
 		if (probe_rounds_done(app->probe) != printed) {
 			printed = probe_rounds_done(app->probe);
-			if (!emit_round(app)) {
-				log_msg(LOG_INFO, "stdout closed: exiting");
-				return 0;
-			}
+			report_coalesced(app);
+			if (!emit_round(app))
+				break;
 		}
-		if (app->summary && continuous_done(app))
+		if (out_stdout_gone())
+			break;
+		if (app->summary && continuous_done(app)) {
+			finish_output(app);
 			return app->failed ? EXIT_QUERY_FAILED : 0;
+		}
 		if (app->summary && app->quit)
 			app->pending = false; /* Ctrl-C: no round after it */
 		if (app->quit) {
@@ -361,6 +427,7 @@ static int run_service(struct app *app)
 		}
 		loop_run_once(app->loop, wait);
 	}
+	finish_output(app);
 	return 0;
 }
 
@@ -370,6 +437,8 @@ static int run_once(struct app *app)
 	const struct result *res;
 	int rc = 0;
 
+	if (!seal(app))
+		return 1;
 	start_round(app);
 	while (probe_round_running(app->probe))
 		loop_run_once(app->loop, -1);
@@ -400,7 +469,7 @@ __attribute__((constructor)) static void hold_triggers(void)
 int main(int argc, char **argv)
 {
 	struct cli cli;
-	struct app app = {.sigfd = -1};
+	struct app app = {.sigfd = -1, .sandbox = SANDBOX_KILL};
 	struct conf *conf = NULL;
 	int rc;
 
@@ -408,6 +477,10 @@ int main(int argc, char **argv)
 		return rc;
 	if (cli.verbose)
 		log_set_level(LOG_DEBUG);
+	if (cli.no_sandbox)
+		app.sandbox = SANDBOX_OFF;
+	else if (cli.sandbox_debug)
+		app.sandbox = SANDBOX_TRAP;
 	if ((rc = cli_conf(&cli, &conf, stderr)) != 0)
 		return rc;
 	if (cli.check) {

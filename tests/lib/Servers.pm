@@ -17,7 +17,7 @@ use POSIX qw(WNOHANG _exit);
 use Socket qw(SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR);
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(free_port start_nsd start_knot start_influxd
+our @EXPORT_OK = qw(free_port start_nsd start_knot start_bind start_influxd
     start_silent start_bind_tls start_liar_tls stop_server have_cmd kdig
     influx_query influx_post start_prometheus prom_query
     ZONE_NAME NSD_SERIAL KNOT_SERIAL BIND_SERIAL);
@@ -243,6 +243,9 @@ sub start_knot
 	    log => "$dir/knot.log" };
 	_write("$dir/example.test.zone", zone_text(KNOT_SERIAL));
 	mkdir "$dir/db";
+	# cookies => 1: DNS COOKIE (RFC 7873) with mod-cookies on every zone.
+	my $cookies = $o{cookies} ? "mod-cookies:\n  - id: default\n" : '';
+	my $cookies_module = $o{cookies} ? "    global-module: mod-cookies/default" : '';
 	for my $try (1 .. 3) {
 		my $port = $srv->{port} = $o{port} // free_port();
 		_write("$dir/knot.conf", <<"EOF");
@@ -261,12 +264,14 @@ log:
     any: info
 database:
     storage: "$dir/db"
+$cookies
 template:
   - id: default
     storage: "$dir"
     zonefile-sync: -1
     zonefile-load: whole
     journal-content: none
+$cookies_module
 zone:
   - domain: example.test
     file: "example.test.zone"
@@ -274,6 +279,44 @@ EOF
 		$srv->{pid} = _spawn($srv->{log}, 'knotd', '-c', "$dir/knot.conf");
 		push @started, $srv;
 		my $ok = eval { _wait_dns($srv, KNOT_SERIAL); 1 };
+		return $srv if $ok;
+		my $err = $@;
+		stop_server($srv);
+		die $err if $try == 3 || $o{port};
+	}
+}
+
+# BIND 9 (named -g) with server-id (NSID and id.server) and hostname; it
+# answers DNS COOKIE (RFC 7873) by default. Root, no dropping of privileges
+# (-u not given), everything in a temp dir, no control channel.
+sub start_bind
+{
+	my (%o) = @_;
+	my $dir = _tmpdir();
+	my $srv = { kind => 'bind', dir => $dir, serial => BIND_SERIAL,
+	    nsid => $o{server_id} // 'bind-test-id', log => "$dir/named.log" };
+	_write("$dir/example.test.zone", zone_text(BIND_SERIAL));
+	for my $try (1 .. 3) {
+		my $port = $srv->{port} = $o{port} // free_port();
+		_write("$dir/named.conf", <<"EOF");
+options {
+	directory "$dir";
+	pid-file "$dir/named.pid";
+	session-keyfile "$dir/session.key";
+	managed-keys-directory "$dir";
+	listen-on port $port { 127.0.0.1; };
+	listen-on-v6 port $port { ::1; };
+	recursion no;
+	dnssec-validation no;
+	server-id "$srv->{nsid}";
+	hostname "$srv->{nsid}";
+};
+controls { };
+zone "example.test" { type primary; file "$dir/example.test.zone"; };
+EOF
+		$srv->{pid} = _spawn($srv->{log}, 'named', '-g', '-n', '1', '-c', "$dir/named.conf");
+		push @started, $srv;
+		my $ok = eval { _wait_dns($srv, BIND_SERIAL); 1 };
 		return $srv if $ok;
 		my $err = $@;
 		stop_server($srv);

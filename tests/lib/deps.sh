@@ -10,7 +10,7 @@
 # anycast-probe's test tools never leaves a resolver, an InfluxDB or a
 # Prometheus listening on the machine.
 set -e
-BUILD="build-essential pkg-config libldns-dev libinih-dev"
+BUILD="build-essential pkg-config libldns-dev libinih-dev libseccomp-dev"
 BUILD="$BUILD libssl-dev libnghttp2-dev" # DoT, DoH
 DEMO="$BUILD nsd knot knot-dnsutils iproute2 procps"
 TEST="$DEMO libcmocka-dev perl bind9 bind9-dnsutils influxdb curl man-db

@@ -47,6 +47,12 @@
 #      trickle     TCP: the answer written in 4 pieces 20 ms apart
 #      refused     rcode REFUSED (a response: result=error) with hostile NSID
 #      tc          TC bit set, hostile payload
+#  DNS COOKIE modes (RFC 7873), a plain `ok` answer whose OPT carries:
+#      rightcookie the query's client cookie and an 8-byte server cookie
+#                  ("liarsrv1"): the `cookie` field is ok
+#      wrongcookie another client cookie (the query's, bits flipped): a
+#                  spoof, which must be dropped (the query times out)
+#      shortcookie a COOKIE option of 8 bytes (no server cookie): malformed
 #
 # Options: --port N, --mode MODE (every query), --identity MODE (default
 # mix), --nsid none (never an NSID option) or per-query (a new NSID in
@@ -116,7 +122,7 @@ my %PAYLOAD = (
 my %STRUCT = map { $_ => 1 } qw(garbage wrongid wrongname wrongtype
     wrongclass noquestion otherport otheraddr ptrloop ptrloop2 ptrfwd dupopt optlen
     optrdlen counts late never close hugelen shortlen twomsg flood dup
-    trickle refused tc);
+    trickle refused tc rightcookie wrongcookie shortcookie);
 
 sub mode_ok
 {
@@ -262,6 +268,7 @@ sub parse_query
 			while ($o + 4 <= $p + $rdlen) {
 				my ($code, $len) = unpack('nn', substr($m, $o, 4));
 				$q->{nsid} = 1 if $code == 3;
+				$q->{cookie} = substr($m, $o + 4, 8) if $code == 10 && $len >= 8;
 				$o += 4 + $len;
 			}
 		}
@@ -317,6 +324,15 @@ sub reply
 	my ($an, $ns, $ar) = @{ $o{counts} // [ scalar @ans, 0, $nar ] };
 	return pack('n6', $o{id} // $q->{id}, $flags, $qd, $an, $ns, $ar)
 	    . $question . join('', @ans) . $add;
+}
+
+# The plain `ok` answer with an OPT record whose only option is a COOKIE
+# option of data DATA.
+sub cookie_reply
+{
+	my ($q, $data) = @_;
+	my $opt = rr("\0", 41, 1232, 0, pack('nn', 10, length $data) . $data);
+	return payload_reply($q, 'ok', additional => [ $opt, 1 ]);
 }
 
 # The well-formed answer carrying payload P (a %PAYLOAD key).
@@ -447,6 +463,9 @@ sub plan
 		trickle => sub { $transport eq 'tcp' ? ['trickle', payload_reply($q, 'mix')] : ['send', payload_reply($q, 'mix')] },
 		refused => sub { ['send', payload_reply($q, 'mix', rcode => 5, answers => [])] },
 		tc => sub { ['send', payload_reply($q, 'mix', flags => 0x0200)] },
+		rightcookie => sub { ['send', cookie_reply($q, ($q->{cookie} // "\0" x 8) . 'liarsrv1')] },
+		wrongcookie => sub { ['send', cookie_reply($q, (($q->{cookie} // "\0" x 8) ^ ("\xff" x 8)) . 'liarsrv1')] },
+		shortcookie => sub { ['send', cookie_reply($q, $q->{cookie} // "\0" x 8)] },
 	);
 	return $m{$mode}->();
 }
