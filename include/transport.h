@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct conf;
 struct conf_server;
@@ -30,6 +31,8 @@ struct conf_target;
 struct dnsmsg_query;
 struct dnsmsg_reply;
 struct loop;
+struct cookie_jar;
+struct cookie_state;
 struct result_key;
 
 #define TR_MAX 8 /* transports a conf_target's bit mask can name */
@@ -82,6 +85,10 @@ struct tr_done {
 	int hop_limit;       /* -1: not known (stream transports) */
 	bool clock_fallback; /* datagram timed by our clock, not the kernel */
 	int http_status;     /* 0: none */
+	uint8_t cookie;      /* enum result_cookie */
+	/* BADCOOKIE with our client cookie: the server cookie is learnt now;
+	 * send the query once more (RFC 7873 5.3) rather than end it. */
+	bool resend;
 	const struct tr_conn_info *conn; /* NULL: none (datagrams) */
 };
 
@@ -98,6 +105,12 @@ struct tr_env {
 	/* A reply that matched no query in flight (dropped, counted). */
 	void (*dropped)(void *sched, size_t transport);
 	size_t index; /* this transport's index in transport_table */
+	/* DNS COOKIE state of every server (cookie.h); NULL when no target
+	 * sends cookies. A transport adds the option to queries whose
+	 * template asks for it (dnsmsg_query.cookie), checks replies with
+	 * tr_cookie_check(), and drops a reply with another client cookie
+	 * as a spoof. */
+	struct cookie_jar *cookies;
 };
 
 enum tr_send_result {
@@ -165,6 +178,17 @@ static inline size_t tr_send_each(struct tr *tr, struct tr_query *q, size_t n,
 	}
 	return n;
 }
+
+/* The COOKIE option for a query to TO (into OPT, DNSMSG_COOKIE_OPT_MAX
+ * bytes): its length, 0 when the query sends none (*ST NULL). */
+size_t tr_cookie_option(struct cookie_jar *jar, const struct dnsmsg_query *q,
+                        const struct sockaddr_storage *to,
+                        struct cookie_state **st, uint8_t *opt);
+/* What reply R says of ST's cookie: fills D's cookie and resend, learns the
+ * server cookie. Returns false for a spoof (another client cookie): the
+ * caller drops the reply. ST NULL: no cookie sent, always true. */
+bool tr_cookie_check(struct cookie_state *st, const struct dnsmsg_reply *r,
+                     struct tr_done *d);
 
 /* Index of the transport named NAME (LEN bytes), or -1. */
 int transport_find(const char *name, size_t len);

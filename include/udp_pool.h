@@ -23,11 +23,13 @@
 struct conf_server;
 struct conf_target;
 struct dnsmsg_query;
+struct cookie_state;
 
 struct udp_entry {
 	const struct conf_server *server;
 	const struct dnsmsg_query *tmpl;
 	const char *seen_error; /* a bad reply that did not end the query */
+	struct cookie_state *cookie; /* the server's, when a COOKIE was sent */
 	int64_t send_ns;        /* monotonic */
 	int64_t send_wall_ns;   /* to vet the TX stamp */
 	int64_t tx_stamp_ns;    /* kernel TX stamp (realtime); 0: none */

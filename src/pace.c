@@ -25,6 +25,17 @@ void pace_queue_push(struct probe *p, uint32_t j)
 	q->tail = j;
 }
 
+/* Before everything else of its transport (a BADCOOKIE resend). */
+void pace_queue_push_front(struct probe *p, uint32_t j)
+{
+	struct tqueue *q = &p->q[p->rows[j].key->transport];
+
+	p->jobs[j].link = q->head | (uint32_t)JOB_QUEUED << 30;
+	q->head = j;
+	if (q->tail == NONE)
+		q->tail = j;
+}
+
 static uint32_t queue_pop(struct probe *p, struct tqueue *q)
 {
 	uint32_t j = q->head;

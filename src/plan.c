@@ -90,6 +90,8 @@ static int build_tmpl(struct dnsmsg_query *q, const struct conf_target *t,
 	int rc = dnsmsg_query_build(q, cq->name, cq->type, cq->class,
 	                            t->edns_size, t->nsid);
 
+	if (rc == 0 && t->cookies && t->edns_size > 0)
+		rc = dnsmsg_query_reserve_cookie(q);
 	if (rc < 0)
 		log_msg(LOG_ERROR, "cannot build query %s: %s", cq->name,
 		        strerror(-rc));

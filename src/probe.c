@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cookie.h"
 #include "log.h"
 #include "probe_int.h"
 #include "row.h"
@@ -131,6 +132,11 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 	rc = identity_new(&p->identity, conf);
 	if (rc < 0)
 		goto fail;
+	for (size_t i = 0; i < conf->n_targets && p->cookies == NULL; i++) {
+		if (conf->targets[i].cookies && conf->targets[i].edns_size > 0 &&
+		    (rc = cookie_jar_new(&p->cookies)) < 0)
+			goto fail;
+	}
 	rc = -ENOMEM;
 	p->n = p->plan->n_rows;
 	p->rows = calloc(p->n ? p->n : 1, sizeof(*p->rows));
@@ -162,7 +168,8 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 		                     .done = tr_done_cb,
 		                     .unblocked = tr_unblocked_cb,
 		                     .dropped = tr_dropped_cb,
-		                     .index = t};
+		                     .index = t,
+		                     .cookies = p->cookies};
 
 		p->q[t].head = p->q[t].tail = NONE;
 		if (!(used & (1u << t)))
@@ -204,6 +211,7 @@ void probe_free(struct probe *p)
 			p->q[t].ops->destroy(p->q[t].tr);
 	arena_clear(&p->arena);
 	identity_free(p->identity);
+	cookie_jar_free(p->cookies);
 	plan_free(p->plan);
 	free(p->rows);
 	free(p->jobs);
@@ -302,6 +310,8 @@ void probe_job_done(struct probe *p, uint32_t j, enum result_kind kind,
 	struct result *r = &p->rows[j];
 
 	r->kind = (uint8_t)kind;
+	if (!r->has_reply)
+		r->cookie = RESULT_COOKIE_ABSENT; /* the resend mark */
 	if (kind != RESULT_SUCCESS && !r->has_reply)
 		r->rtt_ns = -1;
 	if (kind == RESULT_ERROR && !r->has_reply)
@@ -321,6 +331,14 @@ static void tr_done_cb(void *sched, uint32_t j, const struct tr_done *d)
 		return;
 	if (d->clock_fallback)
 		p->stats.clock_fallbacks++;
+	if (d->resend && p->rows[j].cookie != RESULT_COOKIE_OK) {
+		/* BADCOOKIE: once more at once, with the server cookie now
+		 * known (the row's cookie marks that it was resent). */
+		p->rows[j].cookie = RESULT_COOKIE_OK;
+		pace_queue_push_front(p, j);
+		pace_kick(p);
+		return;
+	}
 	kind = row_fill(&p->rows[j], d, &p->arena);
 	probe_job_done(p, j, kind, p->rows[j].error);
 }

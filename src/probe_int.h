@@ -69,6 +69,7 @@ struct probe {
 	struct loop *loop;
 	struct plan *plan;
 	struct identity *identity;
+	struct cookie_jar *cookies; /* NULL: no target sends cookies */
 	struct result *rows;
 	struct job *jobs;
 	struct tprops *tprops; /* per conf target */
@@ -131,6 +132,7 @@ static inline unsigned job_max_attempts(const struct probe *p, uint32_t j)
 
 /* pace.c */
 void pace_queue_push(struct probe *p, uint32_t j);
+void pace_queue_push_front(struct probe *p, uint32_t j);
 void pace_kick(struct probe *p);
 void pace_watch_all(struct probe *p, bool on);
 void pace_fire(struct loop_timer *t);

@@ -37,6 +37,7 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 		r->ext->conn = d->conn;
 	/* Also on errors: an "http status 404" row says http_status=404. */
 	r->http_status = (uint16_t)d->http_status;
+	r->cookie = d->cookie;
 	if (d->err != 0 || m == NULL) {
 		r->hop_limit = -1;
 		r->rtt_ns = -1;

@@ -29,6 +29,7 @@
 
 #include "arena.h"
 #include "clock.h"
+#include "cookie.h"
 #include "conf.h"
 #include "dnsmsg.h"
 #include "frame.h"
@@ -37,6 +38,7 @@
 #include "result.h"
 #include "rnd.h"
 
+#define QUERY_MAX 640 /* a framed query: 255-byte name, EDNS, NSID, COOKIE */
 #define FD_RESERVE 64 /* descriptors kept for everything that is not TCP */
 
 enum phase { FREE, CONNECTING, SENDING, READING };
@@ -49,13 +51,16 @@ struct tcp_conn {
 	uint32_t job;
 	enum phase phase;
 	uint16_t id;
-	uint16_t written; /* bytes of the framed query written */
+	uint16_t written; /* bytes of msg written */
+	uint16_t msg_len; /* the framed query: length, ID, template, COOKIE */
 	const struct dnsmsg_query *tmpl;
+	struct cookie_state *cookie; /* the server's, when a COOKIE was sent */
 	int64_t start_ns; /* connect started */
 	int64_t send_ns;  /* query written */
 	struct tr_conn_info *info;
 	struct frame_reader fr; /* fr.buf: NULL, or own (a partial reply) */
 	uint8_t *own;
+	uint8_t msg[QUERY_MAX];
 };
 
 struct tr {
@@ -202,6 +207,35 @@ static void tcp_round_begin(struct tr *tr)
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* Build the framed query once per attempt: [length][ID][template], with
+ * the server's COOKIE option when cookies are on. Returns 0 or -EMSGSIZE. */
+static int build_query(struct tr *tr, struct tcp_conn *c,
+                       const struct sockaddr_storage *to)
+{
+	struct iovec iov[DNSMSG_QUERY_IOV];
+	struct dnsmsg_patch patch;
+	uint8_t opt[DNSMSG_COOKIE_OPT_MAX];
+	size_t opt_len, n, len = 2;
+
+	opt_len = tr_cookie_option(tr->env.cookies, c->tmpl, to, &c->cookie, opt);
+	n = dnsmsg_query_iov(c->tmpl, c->id, opt, opt_len, &patch, iov);
+	if (n == 0) {
+		c->cookie = NULL;
+		n = dnsmsg_query_iov(c->tmpl, c->id, NULL, 0, &patch, iov);
+	} else if (opt_len == 0) {
+		c->cookie = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (len + iov[i].iov_len > sizeof(c->msg))
+			return -EMSGSIZE;
+		memcpy(c->msg + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	frame_prefix(c->msg, len - 2);
+	c->msg_len = (uint16_t)len;
+	return 0;
+}
+
 static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 {
 	struct sockaddr_storage to = q->server->addr;
@@ -245,7 +279,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	c->id = rnd_u16();
 	c->written = 0;
 	c->start_ns = clock_mono_ns();
-	c->info = info_new(tr);
+	c->info = build_query(tr, c, &to) < 0 ? NULL : info_new(tr);
 	c->fr = (struct frame_reader){0};
 	c->phase = CONNECTING;
 	if (c->info == NULL ||
@@ -292,31 +326,15 @@ static size_t tcp_pending(const struct tr *tr)
 
 /* ---- the connection --------------------------------------------------- */
 
-/* Write what is left of the framed query: [length][ID][template]. */
+/* Write what is left of the framed query. */
 static void write_query(struct tr *tr, struct tcp_conn *c)
 {
-	const struct dnsmsg_query *q = c->tmpl;
-	uint8_t head[4];
-	struct iovec iov[2];
-	size_t total = 2 + q->len, off = c->written;
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	ssize_t n;
 
-	frame_prefix(head, q->len);
-	dnsmsg_set_id(head + 2, c->id);
-	if (off < 4) {
-		iov[0] =
-		    (struct iovec){.iov_base = head + off, .iov_len = 4 - off};
-		iov[1] = (struct iovec){.iov_base = q->wire + 2,
-		                        .iov_len = q->len - 2};
-	} else {
-		iov[0] = (struct iovec){.iov_base = q->wire + (off - 2),
-		                        .iov_len = total - off};
-		mh.msg_iovlen = 1;
-	}
 	if (c->written == 0)
 		c->send_ns = clock_mono_ns();
-	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	n = send(c->fd, c->msg + c->written, c->msg_len - c->written,
+	         MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
 			c->phase = SENDING;
@@ -326,7 +344,7 @@ static void write_query(struct tr *tr, struct tcp_conn *c)
 		return;
 	}
 	c->written = (uint16_t)(c->written + n);
-	c->phase = c->written < total ? SENDING : READING;
+	c->phase = c->written < c->msg_len ? SENDING : READING;
 }
 
 static void got_reply(struct tr *tr, struct tcp_conn *c, const uint8_t *msg,
@@ -340,7 +358,8 @@ static void got_reply(struct tr *tr, struct tcp_conn *c, const uint8_t *msg,
 		conn_fail(tr, c, EBADMSG, "malformed response");
 		return;
 	}
-	if (reply.id != c->id || !dnsmsg_question_matches(c->tmpl, &reply)) {
+	if (reply.id != c->id || !dnsmsg_question_matches(c->tmpl, &reply) ||
+	    !tr_cookie_check(c->cookie, &reply, &d)) {
 		tr->env.dropped(tr->env.sched, tr->env.index);
 		conn_fail(tr, c, EBADMSG, "mismatched response");
 		return;

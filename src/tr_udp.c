@@ -166,8 +166,11 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	struct sockaddr_storage to = q->server->addr;
 	struct udp_sock *s;
 	struct udp_entry *e;
-	struct iovec iov[2];
-	uint8_t idbuf[2];
+	struct iovec iov[DNSMSG_QUERY_IOV];
+	struct dnsmsg_patch patch;
+	struct cookie_state *ck;
+	uint8_t opt[DNSMSG_COOKIE_OPT_MAX];
+	size_t opt_len, n_iov;
 	uint16_t id;
 	int rc;
 
@@ -190,16 +193,17 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	do
 		id = rnd_u16();
 	while (id_live(s, id));
-	/* The ID is the query's own; the rest is the shared template. */
-	dnsmsg_set_id(idbuf, id);
-	iov[0] = (struct iovec){.iov_base = idbuf, .iov_len = 2};
-	iov[1] = (struct iovec){.iov_base = q->tmpl->wire + 2,
-	                        .iov_len = q->tmpl->len - 2};
+	/* The ID is the query's own, the COOKIE option the server's; the
+	 * rest is the shared template. */
 	net_addr_with_port(&to, q->key->port);
+	opt_len = tr_cookie_option(tr->env.cookies, q->tmpl, &to, &ck, opt);
+	n_iov = dnsmsg_query_iov(q->tmpl, id, opt, opt_len, &patch, iov);
+	if (n_iov == 0)
+		n_iov = dnsmsg_query_iov(q->tmpl, id, NULL, 0, &patch, iov);
 	e = &s->e[s->sent];
 	e->send_ns = clock_mono_ns();
 	rc = net_udp_sendv(s->fd, (const struct sockaddr *)&to,
-	                   q->server->addrlen, iov, 2);
+	                   q->server->addrlen, iov, n_iov);
 	if (rc == -EAGAIN)
 		return TR_BLOCKED;
 	if (rc < 0) {
@@ -209,6 +213,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	e->server = q->server;
 	e->tmpl = q->tmpl;
 	e->seen_error = NULL;
+	e->cookie = opt_len ? ck : NULL;
 	e->send_wall_ns = s->stamps ? clock_wall_ns() : 0;
 	e->tx_stamp_ns = 0;
 	e->job = q->job;
@@ -378,6 +383,11 @@ static void datagram(struct tr *tr, struct udp_sock *s, const struct net_msg *m,
 	}
 	if (!dnsmsg_question_matches(e->tmpl, &reply)) {
 		e->seen_error = "question mismatch";
+		dropped(tr);
+		return;
+	}
+	if (!tr_cookie_check(e->cookie, &reply, &d)) {
+		/* Another client cookie: not an answer to this query. */
 		dropped(tr);
 		return;
 	}

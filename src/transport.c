@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+#include "cookie.h"
+#include "dnsmsg.h"
+#include "result.h"
+
 extern const struct tr_ops tr_udp_ops;
 extern const struct tr_ops tr_tcp_ops;
 extern const struct tr_ops tr_tls_ops;
@@ -33,4 +37,40 @@ int transport_find(const char *name, size_t len)
 		    memcmp(transport_table[i].name, name, len) == 0)
 			return (int)i;
 	return -1;
+}
+
+size_t tr_cookie_option(struct cookie_jar *jar, const struct dnsmsg_query *q,
+                        const struct sockaddr_storage *to,
+                        struct cookie_state **st, uint8_t *opt)
+{
+	*st = NULL;
+	if (jar == NULL || !q->cookie)
+		return 0;
+	*st = cookie_get(jar, (const struct sockaddr *)to);
+	return *st ? cookie_option(*st, opt) : 0;
+}
+
+bool tr_cookie_check(struct cookie_state *st, const struct dnsmsg_reply *r,
+                     struct tr_done *d)
+{
+	bool had_server;
+
+	if (st == NULL)
+		return true;
+	had_server = st->server_len > 0;
+	switch (cookie_check(st, r)) {
+	case COOKIE_SPOOF:
+		return false;
+	case COOKIE_NONE:
+		d->cookie = RESULT_COOKIE_NONE;
+		return true;
+	case COOKIE_OK:
+		break;
+	}
+	cookie_learn(st, r);
+	d->cookie = RESULT_COOKIE_OK;
+	/* BADCOOKIE (23) to a query without the server cookie: ask again
+	 * with the one just learnt. */
+	d->resend = r->rcode == 23 && !had_server && st->server_len > 0;
+	return true;
 }
