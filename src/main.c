@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -337,8 +338,13 @@ static void finish_output(struct app *app)
  * the filter could not be loaded. */
 static bool seal(struct app *app)
 {
-	int rc = sandbox_enter(app->sandbox,
-	                       app->refresh != NULL ? SANDBOX_RESOLVER : 0);
+	int rc;
+
+	/* Time zone data is read on first use (the text table's time, a
+	 * certificate's dates): read it now, while files may be opened. */
+	tzset();
+	rc = sandbox_enter(app->sandbox,
+	                   app->refresh != NULL ? SANDBOX_RESOLVER : 0);
 
 	if (rc < 0) {
 		log_msg(LOG_ERROR,
