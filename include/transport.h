@@ -184,11 +184,12 @@ static inline size_t tr_send_each(struct tr *tr, struct tr_query *q, size_t n,
 size_t tr_cookie_option(struct cookie_jar *jar, const struct dnsmsg_query *q,
                         const struct sockaddr_storage *to,
                         struct cookie_state **st, uint8_t *opt);
-/* What reply R says of ST's cookie: fills D's cookie and resend, learns the
- * server cookie. Returns false for a spoof (another client cookie): the
- * caller drops the reply. ST NULL: no cookie sent, always true. */
-bool tr_cookie_check(struct cookie_state *st, const struct dnsmsg_reply *r,
-                     struct tr_done *d);
+/* What reply R says of ST's cookie, for a query that went out with an
+ * option of SENT_LEN bytes: fills D's cookie and resend, learns the server
+ * cookie. Returns false for a spoof (another client cookie): the caller
+ * drops the reply. ST NULL: no cookie sent, always true. */
+bool tr_cookie_check(struct cookie_state *st, size_t sent_len,
+                     const struct dnsmsg_reply *r, struct tr_done *d);
 
 /* Index of the transport named NAME (LEN bytes), or -1. */
 int transport_find(const char *name, size_t len);

@@ -36,6 +36,7 @@ struct udp_entry {
 	uint32_t job;
 	uint16_t id;
 	uint16_t port;
+	uint8_t cookie_len; /* the COOKIE option sent */
 	bool live;
 };
 

@@ -55,6 +55,7 @@ struct tcp_conn {
 	uint16_t msg_len; /* the framed query: length, ID, template, COOKIE */
 	const struct dnsmsg_query *tmpl;
 	struct cookie_state *cookie; /* the server's, when a COOKIE was sent */
+	uint8_t cookie_len;          /* the COOKIE option sent */
 	int64_t start_ns; /* connect started */
 	int64_t send_ns;  /* query written */
 	struct tr_conn_info *info;
@@ -225,6 +226,7 @@ static int build_query(struct tr *tr, struct tcp_conn *c,
 	} else if (opt_len == 0) {
 		c->cookie = NULL;
 	}
+	c->cookie_len = c->cookie ? (uint8_t)opt_len : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (len + iov[i].iov_len > sizeof(c->msg))
 			return -EMSGSIZE;
@@ -359,7 +361,7 @@ static void got_reply(struct tr *tr, struct tcp_conn *c, const uint8_t *msg,
 		return;
 	}
 	if (reply.id != c->id || !dnsmsg_question_matches(c->tmpl, &reply) ||
-	    !tr_cookie_check(c->cookie, &reply, &d)) {
+	    !tr_cookie_check(c->cookie, c->cookie_len, &reply, &d)) {
 		tr->env.dropped(tr->env.sched, tr->env.index);
 		conn_fail(tr, c, EBADMSG, "mismatched response");
 		return;

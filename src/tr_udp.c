@@ -214,6 +214,7 @@ static enum tr_send_result send_one(struct tr *tr, struct tr_query *q)
 	e->tmpl = q->tmpl;
 	e->seen_error = NULL;
 	e->cookie = opt_len ? ck : NULL;
+	e->cookie_len = (uint8_t)opt_len;
 	e->send_wall_ns = s->stamps ? clock_wall_ns() : 0;
 	e->tx_stamp_ns = 0;
 	e->job = q->job;
@@ -386,7 +387,7 @@ static void datagram(struct tr *tr, struct udp_sock *s, const struct net_msg *m,
 		dropped(tr);
 		return;
 	}
-	if (!tr_cookie_check(e->cookie, &reply, &d)) {
+	if (!tr_cookie_check(e->cookie, e->cookie_len, &reply, &d)) {
 		/* Another client cookie: not an answer to this query. */
 		dropped(tr);
 		return;

@@ -50,14 +50,14 @@ size_t tr_cookie_option(struct cookie_jar *jar, const struct dnsmsg_query *q,
 	return *st ? cookie_option(*st, opt) : 0;
 }
 
-bool tr_cookie_check(struct cookie_state *st, const struct dnsmsg_reply *r,
-                     struct tr_done *d)
+bool tr_cookie_check(struct cookie_state *st, size_t sent_len,
+                     const struct dnsmsg_reply *r, struct tr_done *d)
 {
-	bool had_server;
+	/* 4 bytes of header and 8 of client cookie: no server cookie. */
+	bool had_server = sent_len > 4 + DNSMSG_COOKIE_CLIENT;
 
 	if (st == NULL)
 		return true;
-	had_server = st->server_len > 0;
 	switch (cookie_check(st, r)) {
 	case COOKIE_SPOOF:
 		return false;
