@@ -93,7 +93,8 @@ my %FIELDS = (query_time_ms => 'float', result_code => 'int',
     rcode_value => 'int', attempts => 'int', answers => 'int',
     response_bytes => 'int', aa => 'bool', tc => 'bool', nsid => 'string',
     identity => 'string', serial => 'int', hop_limit => 'int',
-    connect_ms => 'float', instance_changed => 'bool', error => 'string');
+    connect_ms => 'float', instance_changed => 'bool', error => 'string',
+    cookie => 'string');
 
 sub mode_of { my ($r) = @_; return (split /\./, $r->{tags}{domain})[0]; }
 
