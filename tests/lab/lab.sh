@@ -37,6 +37,13 @@
 #     REFUSED for example.test; servfail: example.test is configured but its
 #     zone file does not load, so the server answers SERVFAIL. lab_wait_site
 #     waits for that status instead of NOERROR.
+#   LAB_SIGN[i]=none|valid|expired|wrongkey|otherksk (default none): the
+#     site serves the zone signed by tests/lab/sign.sh's sign_zone in that
+#     mode (valid: signatures for 7 days; expired: expired a day ago;
+#     wrongkey: RRsets other than DNSKEY signed with the wrong private key
+#     under the ZSK's tag; otherksk: a DNSKEY set the anchor does not know).
+#     All sites share one set of keys, made in lab_up when a site signs.
+#   LAB_NEWKEY[i]=1  the site also publishes the rollover's new ZSK (zsk2).
 #
 # DNS over TLS and HTTPS: LAB_TLS=1 (before lab_up) makes every BIND site
 #   also serve DoT on port 853 and DoH (HTTP/2, /dns-query) on port 443 of
@@ -64,9 +71,12 @@
 #   lab_link_addr SITE ipv4|ipv6 print the site's link address
 #   lab_cleanup_stale        delete namespaces of crashed runs of this lab
 # Variables after lab_up: LAB_VANTAGE (namespace), LAB_SITE_NS[i], LAB_DIR,
-#   LAB_PID[i] (server PID), LAB_NSITES, LAB_SVC4, LAB_SVC6, LAB_ZONE.
+#   LAB_PID[i] (server PID), LAB_NSITES, LAB_SVC4, LAB_SVC6, LAB_ZONE;
+#   when a site signs: LAB_KEYS (the key directory, sign.sh's layout),
+#   LAB_DS (the trust anchor: the KSK's DS) and LAB_DNSKEY (the KSK's
+#   DNSKEY), key tags in $LAB_KEYS/{ksk,zsk,zsk2,other}.tag.
 #
-# Needs root, iproute2 with netns, nsd, knotd, named, kdig. Addresses are
+# Needs root, iproute2 with netns, nsd, knotd, named, kdig; ldnsutils to sign. Addresses are
 # only from the documentation ranges; nothing touches the host namespace
 # (veth pairs are created directly inside the lab namespaces).
 
@@ -75,8 +85,13 @@ LAB_SVC4=192.0.2.53
 LAB_SVC6=2001:db8:53::53
 LAB_ZONE=example.test
 declare -ga LAB_SITE_NS LAB_PID LAB_SERVER LAB_NSID LAB_IDENTITY LAB_SERIAL LAB_TTL \
-	LAB_ZONE_EXTRA LAB_ZONE_STATE
+	LAB_ZONE_EXTRA LAB_ZONE_STATE LAB_SIGN LAB_NEWKEY
 LAB_NSITES=0
+LAB_KEYS=
+LAB_DS=
+LAB_DNSKEY=
+# shellcheck source=tests/lab/sign.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sign.sh"
 LAB_VANTAGE=
 LAB_DIR=
 LAB_TLS=${LAB_TLS:-0}
@@ -184,6 +199,8 @@ lab_defaults() {
 	[ -n "${LAB_TTL[$i]+x}" ] || LAB_TTL[$i]=$((64 - 3 * i))
 	[ -n "${LAB_ZONE_EXTRA[$i]+x}" ] || LAB_ZONE_EXTRA[$i]=
 	[ -n "${LAB_ZONE_STATE[$i]+x}" ] || LAB_ZONE_STATE[$i]=ok
+	[ -n "${LAB_SIGN[$i]+x}" ] || LAB_SIGN[$i]=none
+	[ -n "${LAB_NEWKEY[$i]+x}" ] || LAB_NEWKEY[$i]=0
 }
 
 # The zone site $1's server is configured for (LAB_ZONE_STATE refused: another).
@@ -215,6 +232,18 @@ ${LAB_ZONE_EXTRA[$i]}
 EOF
 	# An unknown type: every server rejects the file and leaves the zone unloaded.
 	[ "${LAB_ZONE_STATE[$i]}" = servfail ] && echo "broken	NOSUCHTYPE	x" >>"$f"
+	if [ "${LAB_SIGN[$i]}" != none ] && [ "$(lab_served_zone "$i")" = "$LAB_ZONE" ]; then
+		if [ -z "$LAB_KEYS" ]; then
+			command -v ldns-signzone >/dev/null || { lab_log "missing ldns-signzone"; return 1; }
+			LAB_KEYS=$LAB_DIR/keys
+			sign_keys "$LAB_KEYS" "$LAB_ZONE" || { lab_log "cannot make keys"; return 1; }
+			LAB_DS=$LAB_KEYS/ds
+			LAB_DNSKEY=$LAB_KEYS/dnskey
+		fi
+		mv "$f" "$f.in" &&
+			sign_zone "$LAB_KEYS" "$f.in" "$f" "$LAB_ZONE" "${LAB_SIGN[$i]}" "${LAB_NEWKEY[$i]}" ||
+			{ lab_log "site $i: cannot sign the zone"; return 1; }
+	fi
 	return 0
 }
 
@@ -542,7 +571,7 @@ lab_up() {
 		ip -n "$ns" addr add "$LAB_SVC6/128" dev lo nodad
 		d="$LAB_DIR/site$i"
 		mkdir -p "$d"
-		lab_write_zone "$i" "$d/zone"
+		lab_write_zone "$i" "$d/zone" || { lab_down; return 1; }
 		case ${LAB_SERVER[$i]} in
 		nsd) lab_write_nsd "$i" "$d" ;;
 		knot) lab_write_knot "$i" "$d" ;;
@@ -581,5 +610,8 @@ lab_down() {
 		rm -rf "$LAB_DIR"
 	fi
 	LAB_DIR=
+	LAB_KEYS=
+	LAB_DS=
+	LAB_DNSKEY=
 	return 0
 }
