@@ -17,6 +17,8 @@
 #define DNSMSG_CLASS_CH 3
 #define DNSMSG_TYPE_SOA 6
 #define DNSMSG_TYPE_TXT 16
+#define DNSMSG_TYPE_DNSKEY 48
+#define DNSMSG_TYPE_RRSIG 46
 #define DNSMSG_MAX_NAME 255 /* wire form */
 #define DNSMSG_MAX_NSID 512 /* bytes of NSID kept */
 #define DNSMSG_MAX_TXT 1024 /* bytes of TXT kept (strings concatenated) */
@@ -72,13 +74,25 @@ struct dnsmsg_reply {
 	bool has_cookie;
 	uint8_t cookie[DNSMSG_COOKIE_MAX];
 	size_t cookie_len;
+	/* RRSIGs of the answer section (RFC 4034 3): how many, and the
+	 * earliest Signature Expiration among them, the raw 32-bit value
+	 * (seconds since 1970 modulo 2^32; "earliest" under serial
+	 * arithmetic, RFC 4034 3.1.5). dnsmsg_rrsig_expires_in() turns it
+	 * into seconds from now. */
+	bool has_rrsig;
+	unsigned rrsig_count;
+	uint32_t rrsig_expire_min;
 };
 
 /* Build the wire form of NAME TYPE CLASS with RD off and a zero ID; with
  * EDNS0 (UDP size edns_size) when edns_size > 0, and the NSID option when
- * nsid. Returns 0 or -EINVAL (bad name), -ENOMEM. */
+ * nsid. With dnssec the EDNS DO bit is set (RFC 3225); DO needs an OPT
+ * record, so with edns_size 0 the query then carries one advertising 512
+ * bytes, the classic limit (RFC 6891 6.2.5). Returns 0 or -EINVAL (bad
+ * name), -ENOMEM. */
 int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
-                       uint16_t class, uint16_t edns_size, bool nsid);
+                       uint16_t class, uint16_t edns_size, bool nsid,
+                       bool dnssec);
 void dnsmsg_query_clear(struct dnsmsg_query *q); /* frees wire; safe twice */
 
 /* Mark Q to be sent with a COOKIE option (appended at send time by
@@ -123,6 +137,13 @@ static inline void dnsmsg_set_id(uint8_t *wire, uint16_t id)
  * set). Never reads outside BUF; never allocates beyond what ldns needs. */
 int dnsmsg_reply_parse(const uint8_t *buf, size_t len,
                        struct dnsmsg_reply *out);
+
+/* Seconds from NOW_WALL_S (Unix time) until EXPIRE, an RRSIG's 32-bit
+ * Signature Expiration, negative when it lies in the past. The field only
+ * holds the time modulo 2^32: it names the instant closest to now with
+ * those low 32 bits (RFC 4034 3.1.5, serial arithmetic), so the result is
+ * within [-2^31, 2^31). */
+int64_t dnsmsg_rrsig_expires_in(uint32_t expire, int64_t now_wall_s);
 
 /* True when the reply's question section is the query's (name compared
  * case-insensitively, type and class equal). */

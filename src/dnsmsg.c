@@ -21,7 +21,8 @@
  *    with a non-root owner (RFC 6891 6.1.1 says such a message is FORMERR);
  *  - a COOKIE option that is not 16..40 bytes, or a second one;
  *  - an EDNS option running past the OPT RDATA, a TXT string running past
- *    its RDATA, an SOA whose RDATA is not two names and five 32-bit ints.
+ *    its RDATA, an SOA whose RDATA is not two names and five 32-bit ints,
+ *    an answer RRSIG shorter than its fixed 18 bytes and signer name.
  * Bytes after the last record are ignored. Names of types and classes come
  * from ldns's tables where it has them.
  */
@@ -84,7 +85,8 @@ static void opt_locate(struct dnsmsg_query *q)
 }
 
 int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
-                       uint16_t class, uint16_t edns_size, bool nsid)
+                       uint16_t class, uint16_t edns_size, bool nsid,
+                       bool dnssec)
 {
 	ldns_rdf *dname = NULL;
 	ldns_pkt *pkt = NULL;
@@ -117,6 +119,12 @@ int dnsmsg_query_build(struct dnsmsg_query *q, const char *name, uint16_t type,
 	}
 	ldns_pkt_set_id(pkt, 0);
 	ldns_pkt_set_rd(pkt, false);
+	if (dnssec) {
+		/* ldns writes an OPT record when the UDP size is set. */
+		ldns_pkt_set_edns_do(pkt, true);
+		if (edns_size == 0)
+			ldns_pkt_set_edns_udp_size(pkt, 512);
+	}
 	if (edns_size > 0) {
 		ldns_pkt_set_edns_udp_size(pkt, edns_size);
 		if (nsid) {
@@ -359,6 +367,25 @@ static int opt_read(const uint8_t *buf, size_t p, size_t end,
 	return 0;
 }
 
+/* RRSIG RDATA (RFC 4034 3.1): TYPE COVERED(2) ALGORITHM(1) LABELS(1)
+ * ORIGINAL TTL(4) EXPIRATION(4) INCEPTION(4) KEY TAG(2) SIGNER'S NAME,
+ * SIGNATURE (the rest, may be empty here; the DNSSEC pass judges it). */
+static int rrsig_read(const uint8_t *buf, size_t p, size_t end,
+                      struct dnsmsg_reply *out)
+{
+	if (end - p < 18)
+		return -EBADMSG;
+	uint32_t expire = rd32(buf + p + 8);
+	size_t name = p + 18;
+	if (name_read(buf, end, &name, NULL, NULL) < 0)
+		return -EBADMSG; /* running past RDATA is malformed */
+	if (!out->has_rrsig || (int32_t)(expire - out->rrsig_expire_min) < 0)
+		out->rrsig_expire_min = expire;
+	out->has_rrsig = true;
+	out->rrsig_count++;
+	return 0;
+}
+
 enum section { SEC_ANSWER, SEC_AUTHORITY, SEC_ADDITIONAL };
 
 /* Walk COUNT RRs of section SEC at *pos, picking out what we report. */
@@ -391,6 +418,8 @@ static int rrs_read(const uint8_t *buf, size_t len, size_t *pos,
 		} else if (type == DNSMSG_TYPE_TXT && sec == SEC_ANSWER &&
 		           !out->has_txt) {
 			rc = txt_read(buf, p, end, out);
+		} else if (type == DNSMSG_TYPE_RRSIG && sec == SEC_ANSWER) {
+			rc = rrsig_read(buf, p, end, out);
 		} else if (type == DNSMSG_TYPE_SOA && sec != SEC_ADDITIONAL &&
 		           !out->has_serial) {
 			/* The answer section is walked first, so its SOA wins
@@ -463,6 +492,14 @@ int dnsmsg_reply_parse(const uint8_t *buf, size_t len, struct dnsmsg_reply *out)
 	if (rc == ERR_SHORT && out->tc)
 		return 0;
 	return rc < 0 ? -EBADMSG : 0;
+}
+
+int64_t dnsmsg_rrsig_expires_in(uint32_t expire, int64_t now_wall_s)
+{
+	/* Two's complement wrap of the 32-bit difference is serial arithmetic:
+	 * the nearest instant with these low bits. */
+	uint32_t now32 = (uint32_t)(uint64_t)now_wall_s;
+	return (int64_t)(int32_t)(expire - now32);
 }
 
 bool dnsmsg_question_matches(const struct dnsmsg_query *q,

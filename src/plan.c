@@ -88,7 +88,7 @@ static int build_tmpl(struct dnsmsg_query *q, const struct conf_target *t,
                       const struct conf_query *cq)
 {
 	int rc = dnsmsg_query_build(q, cq->name, cq->type, cq->class,
-	                            t->edns_size, t->nsid);
+	                            t->edns_size, t->nsid, t->dnssec);
 
 	if (rc == 0 && t->cookies && t->edns_size > 0)
 		rc = dnsmsg_query_reserve_cookie(q);

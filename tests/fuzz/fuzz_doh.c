@@ -89,9 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		key.transport = 3;
 		if (strcmp(transport_table[3].name, "https") != 0 ||
 		    dnsmsg_query_build(&q[0], "example.test", DNSMSG_TYPE_SOA,
-		                       DNSMSG_CLASS_IN, 1232, true) < 0 ||
+		                       DNSMSG_CLASS_IN, 1232, true,
+		                       false) < 0 ||
 		    dnsmsg_query_build(&q[1], "hostname.bind", DNSMSG_TYPE_TXT,
-		                       DNSMSG_CLASS_CH, 1232, true) < 0)
+		                       DNSMSG_CLASS_CH, 1232, true, false) < 0)
 			abort();
 		ready = 1;
 	}

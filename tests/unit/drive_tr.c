@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 		    dnsmsg_parse_type(type, &ty) < 0 ||
 		    dnsmsg_parse_class(class, &cl) < 0 ||
 		    dnsmsg_query_build(&drv.queries[i], name, ty, cl, 1232,
-		                       true) < 0)
+		                       true, false) < 0)
 			return usage();
 	}
 	if (loop_new(&loop) < 0)

@@ -249,7 +249,7 @@ static void test_query_iov(void **state)
 	(void)state;
 	memcpy(st.client, CLIENT, 8);
 	assert_int_equal(dnsmsg_query_build(&q, "example.test", DNSMSG_TYPE_SOA,
-	                                    DNSMSG_CLASS_IN, 1232, true),
+	                                    DNSMSG_CLASS_IN, 1232, true, false),
 	                 0);
 	assert_int_not_equal(q.opt_rdlen_off, 0);
 	assert_int_equal(q.opt_rdlen, 4); /* the empty NSID option */
@@ -274,7 +274,7 @@ static void test_query_iov(void **state)
 	assert_int_equal(dnsmsg_cookie_option(opt, CLIENT, st.server, 33), 0);
 	assert_int_equal(dnsmsg_query_build(&plain, "example.test",
 	                                    DNSMSG_TYPE_SOA, DNSMSG_CLASS_IN, 0,
-	                                    false),
+	                                    false, false),
 	                 0);
 	assert_int_equal(plain.opt_rdlen_off, 0);
 	assert_int_equal(dnsmsg_query_reserve_cookie(&plain), -EINVAL);

@@ -510,13 +510,153 @@ static void test_no_question_and_trailing_bytes(void **state)
 	assert_int_equal(parse(&w, &r), 0);
 	assert_false(r.has_question);
 	assert_int_equal(r.rcode, 1);
-	assert_int_equal(dnsmsg_query_build(&q, ".", 6, 1, 0, false), 0);
+	assert_int_equal(dnsmsg_query_build(&q, ".", 6, 1, 0, false, false), 0);
 	assert_false(dnsmsg_question_matches(&q, &r));
 	dnsmsg_query_clear(&q);
 
 	put(&w, "junk", 4); /* after the last record: ignored */
 	assert_int_equal(parse(&w, &r), 0);
 	assert_int_equal(r.size, 16);
+}
+
+/*
+ * RRSIGs: the earliest expiration in the answer section. Fixtures from the
+ * lab (tests/fixtures/make-dnssec-replies.sh), signed at a fixed clock.
+ */
+
+#define SIGN_NOW 1767225600u /* make-dnssec-replies.sh */
+#define SIG_VALID (SIGN_NOW + 7 * 86400u)
+#define SIG_EXPIRED (SIGN_NOW - 86400u)
+
+static const struct {
+	const char *file;
+	int rcode;
+	unsigned rrsigs; /* in the answer section */
+	uint32_t expire;
+} rrsig_cases[] = {
+    {"valid-soa.bin", 0, 1, SIG_VALID},
+    {"valid-dnskey.bin", 0, 1, SIG_VALID},
+    {"valid-txt.bin", 0, 1, SIG_VALID},
+    /* Negative answers and referrals: RRSIGs only in the authority. */
+    {"valid-nxdomain.bin", 3, 0, 0},
+    {"valid-referral-ds.bin", 0, 0, 0},
+    {"expired-soa.bin", 0, 1, SIG_EXPIRED},
+    {"expired-dnskey.bin", 0, 1, SIG_EXPIRED},
+    {"wrongkey-soa.bin", 0, 1, SIG_VALID},
+    {"otherksk-dnskey.bin", 0, 1, SIG_VALID},
+    {"unsigned-soa.bin", 0, 0, 0},
+    {"unsigned-dnskey.bin", 0, 0, 0},
+};
+
+static size_t load_dnssec(const char *name, uint8_t *buf, size_t cap)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "../dnssec/%s", name);
+	return load(path, buf, cap);
+}
+
+static void test_rrsig_fixtures(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rrsig_cases) / sizeof(rrsig_cases[0]);
+	     i++) {
+		uint8_t buf[4096];
+		struct dnsmsg_reply r;
+		size_t len = load_dnssec(rrsig_cases[i].file, buf, sizeof(buf));
+
+		assert_int_equal(dnsmsg_reply_parse(buf, len, &r), 0);
+		assert_int_equal(r.rcode, rrsig_cases[i].rcode);
+		if (r.has_rrsig != (rrsig_cases[i].rrsigs > 0) ||
+		    r.rrsig_count != rrsig_cases[i].rrsigs)
+			fail_msg("%s: %u RRSIGs, want %u", rrsig_cases[i].file,
+			         r.rrsig_count, rrsig_cases[i].rrsigs);
+		if (r.has_rrsig)
+			assert_int_equal(r.rrsig_expire_min,
+			                 rrsig_cases[i].expire);
+	}
+}
+
+/* RRSIG RDATA with the given expiration and signer name (wire form). */
+static void put_rrsig(struct wire *w, uint32_t expire, const char *signer,
+                      size_t signer_len, size_t sig_len)
+{
+	put_rr(w, 46, 3, 60, 18 + signer_len + sig_len);
+	put16(w, 16);          /* type covered TXT */
+	put(w, "\x0d\x02", 2); /* algorithm 13, labels 2 */
+	put32(w, 60);
+	put32(w, expire);
+	put32(w, expire - 86400);
+	put16(w, 4711);
+	put(w, signer, signer_len);
+	for (size_t i = 0; i < sig_len; i++)
+		put(w, "s", 1);
+}
+
+static void test_rrsig_built(void **state)
+{
+	struct wire w;
+	struct dnsmsg_reply r;
+
+	(void)state;
+	/* Earliest in serial arithmetic: 0xffffff00 comes before 0x100. */
+	put_hdr(&w, RESPONSE, 1, 3, 1, 0);
+	put(&w, QUESTION, sizeof(QUESTION) - 1);
+	put_rrsig(&w, 0x100, "\xc0\x0c", 2, 64);
+	put_rrsig(&w, 0xffffff00u, "\x02id\x06server", 11, 0);
+	put_rrsig(&w, 0x200, "\0", 1, 64);
+	put_rrsig(&w, 0x7f, "\0", 1, 64); /* authority: not counted */
+	assert_int_equal(parse(&w, &r), 0);
+	assert_true(r.has_rrsig);
+	assert_int_equal(r.rrsig_count, 3);
+	assert_int_equal(r.ancount, 3);
+	assert_int_equal(r.rrsig_expire_min, 0xffffff00u);
+
+	/* RDATA shorter than the fixed part, or a signer name running past
+	 * the RDATA: malformed. */
+	put_hdr(&w, RESPONSE, 1, 1, 0, 0);
+	put(&w, QUESTION, sizeof(QUESTION) - 1);
+	put_rr(&w, 46, 3, 60, 17);
+	for (int i = 0; i < 17; i++)
+		put(&w, "\0", 1);
+	assert_int_equal(parse(&w, &r), -EBADMSG);
+	put_hdr(&w, RESPONSE, 1, 1, 0, 0);
+	put(&w, QUESTION, sizeof(QUESTION) - 1);
+	put_rrsig(&w, 5, "\x02id", 3, 0); /* name without its root label */
+	assert_int_equal(parse(&w, &r), -EBADMSG);
+	/* Exactly 18 bytes and the root: fine (no signature bytes). */
+	put_hdr(&w, RESPONSE, 1, 1, 0, 0);
+	put(&w, QUESTION, sizeof(QUESTION) - 1);
+	put_rrsig(&w, 5, "\0", 1, 0);
+	assert_int_equal(parse(&w, &r), 0);
+	assert_int_equal(r.rrsig_expire_min, 5);
+}
+
+static void test_rrsig_expires_in(void **state)
+{
+	static const struct {
+		uint32_t expire;
+		int64_t now;
+		int64_t want;
+	} t[] = {
+	    {SIG_VALID, SIGN_NOW, 7 * 86400},
+	    {SIG_EXPIRED, SIGN_NOW, -86400},
+	    {SIGN_NOW, SIGN_NOW, 0},
+	    /* Past 2106 the field wraps: the nearest instant counts. */
+	    {5, 0xfffffff6LL, 15},
+	    {0xffffffffu, 0x100000005LL, -6},
+	    {10, 0x100000000LL + 4, 6},
+	    /* The farthest either way: 2^31 - 1 ahead, 2^31 behind. */
+	    {0x7fffffffu, 0, 0x7fffffffLL},
+	    {0x80000000u, 0, -0x80000000LL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (dnsmsg_rrsig_expires_in(t[i].expire, t[i].now) != t[i].want)
+			fail_msg("case %zu: %lld, want %lld", i,
+			         (long long)dnsmsg_rrsig_expires_in(t[i].expire,
+			                                            t[i].now),
+			         (long long)t[i].want);
 }
 
 /*
@@ -528,6 +668,7 @@ struct build_case {
 	uint16_t type, class, edns;
 	bool nsid;
 	int rc;
+	bool dnssec; /* DO bit */
 };
 
 /* 4 labels of 62, 62, 62 and 61 characters: 250 characters, 252 in wire. */
@@ -537,18 +678,23 @@ static char name254[255];
 static char label63[64], label64[65];
 
 static const struct build_case build_cases[] = {
-    {".", 6, 1, 1232, true, 0},
-    {"example.se", 6, 1, 1232, true, 0},
-    {"Example.SE.", 6, 1, 4096, false, 0},
-    {"hostname.bind", 16, 3, 1232, true, 0},
-    {"id.server", 16, 3, 0, false, 0},
-    {name250, 6, 1, 1232, true, 0},
-    {label63, 1, 1, 512, true, 0},
-    {name254, 6, 1, 1232, true, -EINVAL},
-    {label64, 1, 1, 1232, true, -EINVAL},
-    {"a..b", 1, 1, 1232, true, -EINVAL},
-    {"..", 1, 1, 1232, true, -EINVAL},
-    {"", 1, 1, 1232, true, -EINVAL},
+    {".", 6, 1, 1232, true, 0, false},
+    {"example.se", 6, 1, 1232, true, 0, false},
+    {"Example.SE.", 6, 1, 4096, false, 0, false},
+    {"hostname.bind", 16, 3, 1232, true, 0, false},
+    {"id.server", 16, 3, 0, false, 0, false},
+    {name250, 6, 1, 1232, true, 0, false},
+    {label63, 1, 1, 512, true, 0, false},
+    {name254, 6, 1, 1232, true, -EINVAL, false},
+    {label64, 1, 1, 1232, true, -EINVAL, false},
+    {"a..b", 1, 1, 1232, true, -EINVAL, false},
+    {"..", 1, 1, 1232, true, -EINVAL, false},
+    {"", 1, 1, 1232, true, -EINVAL, false},
+    {"example.se", 6, 1, 1232, true, 0, true},
+    {"example.se", 48, 1, 4096, false, 0, true},
+    /* DO needs an OPT record: one advertising 512 bytes. */
+    {"example.se", 48, 1, 0, false, 0, true},
+    {"a..b", 1, 1, 1232, true, -EINVAL, true},
 };
 
 static void make_names(void)
@@ -576,7 +722,7 @@ static void test_build(void **state)
 		struct dnsmsg_reply r;
 		uint8_t qname[DNSMSG_MAX_NAME + 8];
 		int rc = dnsmsg_query_build(&q, c->name, c->type, c->class,
-		                            c->edns, c->nsid);
+		                            c->edns, c->nsid, c->dnssec);
 		if (rc != c->rc)
 			fail_msg("build '%s': %d, want %d", c->name, rc, c->rc);
 		if (rc != 0) {
@@ -585,7 +731,10 @@ static void test_build(void **state)
 			continue;
 		}
 		size_t qlen = to_wire(c->name, qname);
-		size_t opt = c->edns ? 11 + (c->nsid ? 4 : 0) : 0;
+		bool has_opt = c->edns || c->dnssec;
+		bool has_nsid = c->edns && c->nsid;
+		uint16_t udp = c->edns ? c->edns : 512;
+		size_t opt = has_opt ? 11 + (has_nsid ? 4 : 0) : 0;
 		assert_int_equal(q.len, 12 + qlen + 4 + opt);
 		assert_int_equal(q.qname_len, qlen);
 		assert_memory_equal(q.qname, qname, qlen);
@@ -594,22 +743,22 @@ static void test_build(void **state)
 		/* Header: ID 0, all flags clear (RD off), QD 1, AR 0 or 1. */
 		static const uint8_t hdr[10] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
 		assert_memory_equal(q.wire, hdr, 10);
-		assert_int_equal(dnsmsg_get_id(q.wire + 10), c->edns ? 1 : 0);
+		assert_int_equal(dnsmsg_get_id(q.wire + 10), has_opt ? 1 : 0);
 		/* The OPT record: root owner, type 41, class = UDP size,
-		 * TTL 0 (version 0, DO clear), the empty NSID option. */
-		if (c->edns) {
+		 * TTL: version 0, DO as asked; the empty NSID option. */
+		if (has_opt) {
 			const uint8_t *o = q.wire + 12 + qlen + 4;
 			uint8_t want[15] = {0,
 			                    0,
 			                    41,
-			                    (uint8_t)(c->edns >> 8),
-			                    (uint8_t)c->edns,
+			                    (uint8_t)(udp >> 8),
+			                    (uint8_t)udp,
 			                    0,
 			                    0,
+			                    c->dnssec ? 0x80 : 0,
 			                    0,
 			                    0,
-			                    0,
-			                    c->nsid ? 4 : 0,
+			                    has_nsid ? 4 : 0,
 			                    0,
 			                    3,
 			                    0,
@@ -622,7 +771,7 @@ static void test_build(void **state)
 		assert_int_equal(dnsmsg_reply_parse(q.wire, q.len, &r), 0);
 		assert_int_equal(r.id, 0x4242);
 		assert_true(dnsmsg_question_matches(&q, &r));
-		assert_int_equal(r.has_nsid, c->edns && c->nsid);
+		assert_int_equal(r.has_nsid, has_nsid);
 		assert_int_equal(r.nsid_len, 0);
 		assert_int_equal(r.ancount, 0);
 		dnsmsg_query_clear(&q);
@@ -660,7 +809,8 @@ static void test_question_matches(void **state)
 		size_t len = load(t[i].file, buf, sizeof(buf));
 		assert_int_equal(dnsmsg_reply_parse(buf, len, &r), 0);
 		assert_int_equal(dnsmsg_query_build(&q, t[i].name, t[i].type,
-		                                    t[i].class, 1232, true),
+		                                    t[i].class, 1232, true,
+		                                    false),
 		                 0);
 		if (dnsmsg_question_matches(&q, &r) != t[i].match)
 			fail_msg("%s vs '%s': want %d", t[i].file, t[i].name,
@@ -845,6 +995,9 @@ int main(void)
 	    cmocka_unit_test(test_soa_answer_before_authority),
 	    cmocka_unit_test(test_truncated_tc),
 	    cmocka_unit_test(test_no_question_and_trailing_bytes),
+	    cmocka_unit_test(test_rrsig_fixtures),
+	    cmocka_unit_test(test_rrsig_built),
+	    cmocka_unit_test(test_rrsig_expires_in),
 	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_question_matches),
 	    cmocka_unit_test(test_parse_type_class),
