@@ -1,0 +1,568 @@
+/*
+ * dnssec: trust anchors and the DNSSEC pass after a round (see dnssec.h for
+ * what the tags mean). It owns the anchors (ldns RRs, loaded once) and the
+ * round's dnskey_tags strings; it owns no sockets and sends nothing.
+ *
+ * The pass, per group of adjacent rows with the same (target, server,
+ * transport):
+ *   1. the DNSKEY row: decode its response with ldns; its DNSKEY RRset is
+ *      the group's key set. The set is trusted when a key in it matches the
+ *      anchor (a DS digest, or the same DNSKEY) and an RRSIG over the set
+ *      by such a key verifies now. Its key tags become dnskey_tags.
+ *   2. every other row of the group: decode its response; each RRset of
+ *      the zone it must carry signed (see check_row) needs one RRSIG that
+ *      verifies now with a key of the set (ldns_verify_rrsig_keylist_time).
+ * Cost: one ldns_wire2pkt per row of an anchored target, one signature
+ * check per RRset (more only when a signature fails): rows of targets
+ * without an anchor cost a pointer comparison.
+ */
+#include "dnssec.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ldns/ldns.h>
+
+#include "conf.h"
+#include "dnsmsg.h"
+#include "result.h"
+
+/* Verdicts on an RRset; a larger value is the more telling error, the one a
+ * row reports. V_ANCHOR only ever comes from the DNSKEY set. */
+enum verr {
+	V_OK = 0,
+	V_NOSIG,
+	V_ANCHOR,
+	V_UNSUPPORTED,
+	V_NOKEY,
+	V_BAD,
+	V_NOT_YET,
+	V_EXPIRED,
+};
+
+static const char *const verr_text[] = {
+    [V_OK] = NULL,
+    [V_NOSIG] = "no signature",
+    [V_ANCHOR] = "no DNSKEY matches the trust anchor",
+    [V_UNSUPPORTED] = "unsupported algorithm",
+    [V_NOKEY] = "no DNSKEY for the signature",
+    [V_BAD] = "bad signature",
+    [V_NOT_YET] = "signature not yet valid",
+    [V_EXPIRED] = "signature expired",
+};
+
+struct anchor {
+	ldns_rdf *zone;    /* NULL: the target has no trust anchor */
+	ldns_rr_list *rrs; /* its DS and DNSKEY records */
+};
+
+struct dnssec {
+	const struct conf *conf;
+	struct anchor *anchors; /* one per conf->targets[i] */
+	char **tags;            /* this round's dnskey_tags strings */
+	size_t n_tags, cap_tags;
+};
+
+/* The group's key set, from its DNSKEY row. */
+struct keyset {
+	bool usable;        /* the DNSKEY query got a whole response */
+	ldns_pkt *pkt;      /* owns the keys */
+	ldns_rr_list *keys; /* DNSKEY RRs of the zone (not owned) */
+	enum verr err;      /* V_OK: trusted */
+};
+
+static enum verr from_status(ldns_status st)
+{
+	switch (st) {
+	case LDNS_STATUS_OK:
+		return V_OK;
+	case LDNS_STATUS_CRYPTO_SIG_EXPIRED:
+		return V_EXPIRED;
+	case LDNS_STATUS_CRYPTO_SIG_NOT_INCEPTED:
+		return V_NOT_YET;
+	case LDNS_STATUS_CRYPTO_NO_MATCHING_KEYTAG_DNSKEY:
+	case LDNS_STATUS_CRYPTO_NO_DNSKEY:
+	case LDNS_STATUS_CRYPTO_NO_TRUSTED_DNSKEY:
+		return V_NOKEY;
+	case LDNS_STATUS_CRYPTO_UNKNOWN_ALGO:
+	case LDNS_STATUS_CRYPTO_ALGO_NOT_IMPL:
+		return V_UNSUPPORTED;
+	default:
+		return V_BAD;
+	}
+}
+
+static bool same_name(const ldns_rdf *a, const ldns_rdf *b)
+{
+	return ldns_dname_compare(a, b) == 0;
+}
+
+static bool in_zone(const ldns_rdf *name, const ldns_rdf *zone)
+{
+	return same_name(name, zone) || ldns_dname_is_subdomain(name, zone);
+}
+
+static bool same_rrset(const ldns_rr *a, const ldns_rr *b)
+{
+	return ldns_rr_get_type(a) == ldns_rr_get_type(b) &&
+	       ldns_rr_get_class(a) == ldns_rr_get_class(b) &&
+	       same_name(ldns_rr_owner(a), ldns_rr_owner(b));
+}
+
+static bool covers(const ldns_rr *sig, const ldns_rr *rr)
+{
+	const ldns_rdf *tc = ldns_rr_rrsig_typecovered(sig);
+
+	return ldns_rr_get_type(sig) == LDNS_RR_TYPE_RRSIG && tc != NULL &&
+	       ldns_rdf_size(tc) == 2 &&
+	       ldns_rdf2rr_type(tc) == ldns_rr_get_type(rr) &&
+	       same_name(ldns_rr_owner(sig), ldns_rr_owner(rr));
+}
+
+/* The RRset of FIRST in SEC: one RRSIG of SEC that covers it must verify
+ * at NOW with one of KEYS. Returns V_OK or the most telling failure. */
+static enum verr check_rrset(const ldns_rr_list *sec, const ldns_rr *first,
+                             const ldns_rr_list *keys, time_t now)
+{
+	ldns_rr_list *rrset = ldns_rr_list_new();
+	enum verr worst = V_NOSIG;
+
+	if (rrset == NULL)
+		return V_BAD;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sec); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(sec, i);
+
+		if (same_rrset(rr, first))
+			ldns_rr_list_push_rr(rrset, rr);
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sec); i++) {
+		const ldns_rr *sig = ldns_rr_list_rr(sec, i);
+
+		if (!covers(sig, first))
+			continue;
+		enum verr e = from_status(ldns_verify_rrsig_keylist_time(
+		    rrset, sig, keys, now, NULL));
+		if (e == V_OK) {
+			worst = V_OK;
+			break;
+		}
+		if (worst == V_NOSIG || e > worst)
+			worst = e;
+	}
+	ldns_rr_list_free(rrset); /* the RRs belong to the packet */
+	return worst;
+}
+
+/* The earliest RRSIG expiration of the answer section onto ROW. */
+static void set_expiry(struct result *row, const ldns_pkt *pkt, time_t now)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(pkt);
+	bool found = false;
+	uint32_t min = 0;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		const ldns_rdf *e = ldns_rr_rrsig_expiration(rr);
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG || e == NULL ||
+		    ldns_rdf_size(e) != 4)
+			continue;
+		uint32_t v = ldns_rdf2native_int32(e);
+		if (!found || (int32_t)(v - min) < 0)
+			min = v;
+		found = true;
+	}
+	if (found) {
+		row->ext->has_rrsig_expiry = true;
+		row->ext->rrsig_expires_in_s =
+		    (int32_t)dnsmsg_rrsig_expires_in(min, now);
+	}
+}
+
+static bool anchor_matches(const struct anchor *a, const ldns_rr *key)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(a->rrs); i++) {
+		const ldns_rr *t = ldns_rr_list_rr(a->rrs, i);
+
+		if (ldns_rr_get_type(t) == LDNS_RR_TYPE_DS) {
+			if (ldns_rr_compare_ds(t, key))
+				return true;
+			continue;
+		}
+		if (ldns_rr_rd_count(t) != ldns_rr_rd_count(key))
+			continue;
+		size_t f = 0;
+		while (f < ldns_rr_rd_count(t) &&
+		       ldns_rdf_compare(ldns_rr_rdf(t, f),
+		                        ldns_rr_rdf(key, f)) == 0)
+			f++;
+		if (f == ldns_rr_rd_count(t))
+			return true;
+	}
+	return false;
+}
+
+/* "20326 38696": the key tags of KEYS ascending, kept until the next round.
+ * NULL when there are none or memory is short (the field is then absent). */
+static const char *tags_text(struct dnssec *d, const ldns_rr_list *keys)
+{
+	size_t n = ldns_rr_list_rr_count(keys);
+	uint16_t *tag;
+	char *s;
+
+	if (n == 0)
+		return NULL;
+	if (d->n_tags == d->cap_tags) {
+		size_t cap = d->cap_tags ? 2 * d->cap_tags : 16;
+		char **t = realloc(d->tags, cap * sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		d->tags = t;
+		d->cap_tags = cap;
+	}
+	tag = malloc(n * sizeof(*tag));
+	s = malloc(n * 6);
+	if (tag == NULL || s == NULL) {
+		free(tag);
+		free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint16_t v = ldns_calc_keytag(ldns_rr_list_rr(keys, i));
+		size_t j = i;
+		for (; j > 0 && tag[j - 1] > v; j--)
+			tag[j] = tag[j - 1];
+		tag[j] = v;
+	}
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, n * 6 - len, "%s%u",
+		                        i ? " " : "", (unsigned)tag[i]);
+	free(tag);
+	d->tags[d->n_tags++] = s;
+	return s;
+}
+
+static void check_keyset(struct dnssec *d, const struct anchor *a,
+                         struct result *row, time_t now, struct keyset *ks)
+{
+	ldns_rr_list *trusted = NULL;
+	const ldns_rr_list *an;
+
+	memset(ks, 0, sizeof(*ks));
+	if (!row->has_reply || row->ext == NULL || row->ext->wire == NULL ||
+	    row->tc ||
+	    ldns_wire2pkt(&ks->pkt, row->ext->wire, row->ext->wire_len) !=
+	        LDNS_STATUS_OK)
+		return;
+	ks->keys = ldns_rr_list_new();
+	trusted = ldns_rr_list_new();
+	if (ks->keys == NULL || trusted == NULL)
+		goto out;
+	ks->usable = true;
+	an = ldns_pkt_answer(ks->pkt);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(an, i);
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNSKEY ||
+		    !same_name(ldns_rr_owner(rr), a->zone))
+			continue;
+		ldns_rr_list_push_rr(ks->keys, rr);
+		if (anchor_matches(a, rr))
+			ldns_rr_list_push_rr(trusted, rr);
+	}
+	row->ext->dnskey_tags = tags_text(d, ks->keys);
+	set_expiry(row, ks->pkt, now);
+	if (ldns_rr_list_rr_count(trusted) == 0)
+		ks->err = V_ANCHOR;
+	else
+		ks->err =
+		    check_rrset(an, ldns_rr_list_rr(trusted, 0), trusted, now);
+	row->dnssec =
+	    ks->err == V_OK ? RESULT_DNSSEC_SECURE : RESULT_DNSSEC_BOGUS;
+	row->ext->dnssec_error = verr_text[ks->err];
+out:
+	ldns_rr_list_free(trusted);
+}
+
+static bool rrset_seen(const ldns_rr_list *sec, size_t i)
+{
+	const ldns_rr *rr = ldns_rr_list_rr(sec, i);
+
+	for (size_t j = 0; j < i; j++)
+		if (same_rrset(ldns_rr_list_rr(sec, j), rr))
+			return true;
+	return false;
+}
+
+/* Which RRsets of a response must be signed: every RRset of the zone in a
+ * non-empty answer section; else, in the authority section, DS, NSEC and
+ * NSEC3 for a referral (NS below the apex), SOA, NSEC and NSEC3 for a
+ * negative answer. NS and glue of a referral are never signed. */
+static bool must_be_signed(ldns_rr_type t, bool answer, bool referral)
+{
+	if (answer)
+		return t != LDNS_RR_TYPE_RRSIG;
+	if (t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3)
+		return true;
+	return referral ? t == LDNS_RR_TYPE_DS : t == LDNS_RR_TYPE_SOA;
+}
+
+static void check_row(const struct anchor *a, struct result *row,
+                      const struct keyset *ks, time_t now)
+{
+	ldns_pkt *pkt = NULL;
+	const ldns_rr_list *sec;
+	enum verr worst = V_OK;
+	bool answer, referral = false, has_ds = false;
+	unsigned checked = 0;
+
+	if (!row->has_reply || row->ext == NULL || row->ext->wire == NULL ||
+	    row->query == NULL || row->query->class != LDNS_RR_CLASS_IN ||
+	    (row->rcode != LDNS_RCODE_NOERROR &&
+	     row->rcode != LDNS_RCODE_NXDOMAIN))
+		return;
+	if (ldns_wire2pkt(&pkt, row->ext->wire, row->ext->wire_len) !=
+	    LDNS_STATUS_OK)
+		return;
+	const ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
+	if (q == NULL || !in_zone(ldns_rr_owner(q), a->zone))
+		goto out;
+	set_expiry(row, pkt, now);
+
+	answer = ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0;
+	sec = answer ? ldns_pkt_answer(pkt) : ldns_pkt_authority(pkt);
+	for (size_t i = 0; !answer && i < ldns_rr_list_rr_count(sec); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(sec, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_NS &&
+		    ldns_dname_is_subdomain(ldns_rr_owner(rr), a->zone))
+			referral = row->rcode == LDNS_RCODE_NOERROR;
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sec); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(sec, i);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+
+		if (!must_be_signed(t, answer, referral) ||
+		    !in_zone(ldns_rr_owner(rr), a->zone) || rrset_seen(sec, i))
+			continue;
+		enum verr e = check_rrset(sec, rr, ks->keys, now);
+		if (e > worst)
+			worst = e;
+		checked++;
+		has_ds |= t == LDNS_RR_TYPE_DS;
+	}
+	if (checked == 0)
+		worst = V_NOSIG;
+	if (worst == V_OK)
+		worst = ks->err;
+	if (worst != V_OK) {
+		row->dnssec = RESULT_DNSSEC_BOGUS;
+		row->ext->dnssec_error = verr_text[worst];
+	} else {
+		row->dnssec = referral && !has_ds ? RESULT_DNSSEC_INSECURE
+		                                  : RESULT_DNSSEC_SECURE;
+	}
+out:
+	ldns_pkt_free(pkt);
+}
+
+static const struct anchor *anchor_of(const struct dnssec *d,
+                                      const struct conf_target *t)
+{
+	const struct conf *c = d->conf;
+
+	if (t == NULL || t < c->targets || t >= c->targets + c->n_targets)
+		return NULL;
+	const struct anchor *a = &d->anchors[t - c->targets];
+	return a->zone != NULL ? a : NULL;
+}
+
+static void check_group(struct dnssec *d, const struct anchor *a,
+                        struct result *rows, size_t n, time_t now)
+{
+	struct keyset ks;
+	size_t k = 0;
+
+	while (k < n && !(rows[k].query != NULL && rows[k].query->dnskey))
+		k++;
+	if (k == n)
+		return; /* no DNSKEY row: nothing to check against */
+	check_keyset(d, a, &rows[k], now, &ks);
+	if (ks.usable)
+		for (size_t i = 0; i < n; i++)
+			if (i != k)
+				check_row(a, &rows[i], &ks, now);
+	ldns_rr_list_free(ks.keys);
+	ldns_pkt_free(ks.pkt);
+}
+
+static void tags_clear(struct dnssec *d)
+{
+	for (size_t i = 0; i < d->n_tags; i++)
+		free(d->tags[i]);
+	d->n_tags = 0;
+}
+
+void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
+                  int64_t now_wall_ns)
+{
+	time_t now = (time_t)(now_wall_ns / 1000000000LL);
+
+	if (d == NULL || rows == NULL)
+		return;
+	tags_clear(d);
+	for (size_t i = 0, j; i < n; i = j) {
+		const struct result_key *key = rows[i].key;
+		const struct anchor *a = key ? anchor_of(d, key->target) : NULL;
+
+		for (j = i + 1; j < n && rows[j].key == key; j++)
+			;
+		if (a != NULL && !key->reference)
+			check_group(d, a, rows + i, j - i, now);
+	}
+}
+
+/*
+ * Loading the anchors.
+ */
+
+/* The DNSKEY flags field's Zone Key bit (RFC 4034 2.1.1). */
+#define DNSKEY_ZONE 0x0100
+
+static int load_anchor(struct anchor *a, const struct conf_target *t,
+                       const char *conf_path, FILE *err)
+{
+	const char *path = t->trust_anchor;
+	ldns_rdf *origin = NULL, *prev = NULL;
+	uint32_t ttl = 3600;
+	int line = 1, errors = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		fprintf(err,
+		        "%s:%d: target %s: cannot read trust_anchor %s: %s\n",
+		        conf_path ? conf_path : "anycast-probe", t->line,
+		        t->name, path, strerror(errno));
+		return -EINVAL;
+	}
+	if (t->zone != NULL &&
+	    ldns_str2rdf_dname(&a->zone, t->zone) != LDNS_STATUS_OK) {
+		fprintf(err, "%s:%d: target %s: bad zone '%s'\n",
+		        conf_path ? conf_path : "anycast-probe", t->line,
+		        t->name, t->zone);
+		fclose(f);
+		return -EINVAL;
+	}
+	a->rrs = ldns_rr_list_new();
+	if (a->rrs == NULL) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (!feof(f) && errors < 100) {
+		ldns_rr *rr = NULL;
+		int before = line;
+		ldns_status st =
+		    ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+		/* ldns counts the newline that ends the record (and skips
+		 * comment lines before it): the record's last line is the
+		 * one before, unless the file ends without a newline. */
+		int at = line - 1 > before ? line - 1 : before;
+
+		if (st == LDNS_STATUS_SYNTAX_EMPTY ||
+		    st == LDNS_STATUS_SYNTAX_TTL ||
+		    st == LDNS_STATUS_SYNTAX_ORIGIN)
+			continue;
+		if (st != LDNS_STATUS_OK) {
+			fprintf(err, "%s:%d: %s\n", path, at,
+			        st == LDNS_STATUS_SYNTAX_INCLUDE
+			            ? "$INCLUDE is not supported"
+			            : ldns_get_errorstr_by_id(st));
+			errors++;
+			continue;
+		}
+		ldns_rr_type type = ldns_rr_get_type(rr);
+		const char *problem = NULL;
+		if (type != LDNS_RR_TYPE_DS && type != LDNS_RR_TYPE_DNSKEY)
+			problem = "not a DS or DNSKEY record";
+		else if (type == LDNS_RR_TYPE_DNSKEY &&
+		         !(ldns_rdf2native_int16(ldns_rr_dnskey_flags(rr)) &
+		           DNSKEY_ZONE))
+			problem = "DNSKEY without the Zone Key flag";
+		else if (a->zone == NULL)
+			a->zone = ldns_rdf_clone(ldns_rr_owner(rr));
+		else if (!same_name(a->zone, ldns_rr_owner(rr)))
+			problem = "owner is not the target's zone";
+		if (problem != NULL || a->zone == NULL) {
+			fprintf(err, "%s:%d: %s\n", path, at,
+			        problem ? problem : "out of memory");
+			errors++;
+			ldns_rr_free(rr);
+			continue;
+		}
+		ldns_rr_list_push_rr(a->rrs, rr);
+	}
+	if (ferror(f)) {
+		fprintf(err, "%s:%d: read error\n", path, line);
+		errors++;
+	}
+	fclose(f);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	if (errors == 0 && ldns_rr_list_rr_count(a->rrs) == 0) {
+		fprintf(err, "%s:0: no DS or DNSKEY record\n", path);
+		errors++;
+	}
+	return errors ? -EINVAL : 0;
+}
+
+int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
+{
+	struct dnssec *d;
+	int rc = 0;
+
+	if (out == NULL || conf == NULL)
+		return -EINVAL;
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->conf = conf;
+	d->anchors =
+	    calloc(conf->n_targets ? conf->n_targets : 1, sizeof(*d->anchors));
+	if (d->anchors == NULL) {
+		free(d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < conf->n_targets; i++) {
+		if (conf->targets[i].trust_anchor == NULL)
+			continue;
+		int r = load_anchor(&d->anchors[i], &conf->targets[i],
+		                    conf->path, err ? err : stderr);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	if (rc < 0) {
+		dnssec_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void dnssec_free(struct dnssec *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; d->anchors && i < d->conf->n_targets; i++) {
+		ldns_rdf_deep_free(d->anchors[i].zone);
+		ldns_rr_list_deep_free(d->anchors[i].rrs);
+	}
+	free(d->anchors);
+	tags_clear(d);
+	free(d->tags);
+	free(d);
+}
