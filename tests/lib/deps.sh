@@ -17,6 +17,7 @@ TEST="$DEMO libcmocka-dev perl bind9 bind9-dnsutils influxdb curl man-db
  clang libclang-rt-14-dev valgrind dnsperf tcpdump tshark prometheus"
 TEST="$TEST openssl python3-h2" # TLS test certificates, lying DoH server
 TEST="$TEST ldnsutils" # signing the lab's zones (ldns-signzone)
+TEST="$TEST dns-root-data" # the root's DS for conf/rssac047.conf
 # service:package, for the servers installed here
 SERVICES="nsd:nsd knot:knot named:bind9 influxdb:influxdb prometheus:prometheus
  prometheus-node-exporter:prometheus"
