@@ -311,7 +311,8 @@ static void test_sites_dnskey(void **state)
 	check_sites(DIR "dnskey");
 }
 
-/* Before the signatures' inception. */
+/* Before the signatures' inception, and after their expiration: the
+ * signature checks are remembered across rounds, the clock is not. */
 static void test_not_yet_valid(void **state)
 {
 	struct dnssec *d = NULL;
@@ -320,6 +321,18 @@ static void test_not_yet_valid(void **state)
 	(void)state;
 	setup_conf(DIR "ds");
 	assert_int_equal(dnssec_new(&d, &g_conf, stderr), 0);
+	g_n_wire = 0;
+	for (int q = 0; q < N_Q; q++)
+		rows[q] = row_of("valid", q, 0, 0);
+	dnssec_round(d, rows, N_Q, NOW_NS);
+	assert_int_equal(rows[Q_SOA].dnssec, SECURE);
+	g_n_wire = 0;
+	for (int q = 0; q < N_Q; q++)
+		rows[q] = row_of("valid", q, 0, 0);
+	dnssec_round(d, rows, N_Q, (SIGN_NOW + 30 * 86400) * 1000000000LL);
+	assert_int_equal(rows[Q_SOA].dnssec, BOGUS);
+	assert_string_equal(rows[Q_SOA].ext->dnssec_error, EXPIRED);
+	assert_int_equal(rows[Q_DNSKEY].dnssec, BOGUS);
 	g_n_wire = 0;
 	for (int q = 0; q < N_Q; q++)
 		rows[q] = row_of("valid", q, 0, 0);
