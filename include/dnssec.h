@@ -60,6 +60,14 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err);
 void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
                   int64_t now_wall_ns);
 
+/* The same checks on one file, for conf's conf_trust_anchor_check hook
+ * (conf reports MSG at the trust_anchor line, also for --check-config):
+ * 0 when PATH holds usable DS or DNSKEY records for ZONE (NULL: any one
+ * owner), else -1 with the first problem in MSG ("/x.ds:3: not a DS or
+ * DNSKEY record", "cannot read trust_anchor /x.ds: No such file ..."). */
+int dnssec_anchor_check(const char *path, const char *zone, char *msg,
+                        size_t msg_len);
+
 void dnssec_free(struct dnssec *d); /* NULL is fine */
 
 #endif

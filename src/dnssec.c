@@ -525,27 +525,25 @@ void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
 /* The DNSKEY flags field's Zone Key bit (RFC 4034 2.1.1). */
 #define DNSKEY_ZONE 0x0100
 
-static int load_anchor(struct anchor *a, const struct conf_target *t,
-                       const char *conf_path, FILE *err)
+/* Load PATH's records for ZONE (NULL: the anchor's owner) into A. CTX
+ * prefixes the messages about the file as a whole ("probe.conf:3: target
+ * x"); those about a record are "PATH:LINE: message". */
+static int load_anchor(struct anchor *a, const char *path, const char *zone,
+                       const char *ctx, FILE *err)
 {
-	const char *path = t->trust_anchor;
 	ldns_rdf *origin = NULL, *prev = NULL;
 	uint32_t ttl = 3600;
 	int line = 1, errors = 0;
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL) {
-		fprintf(err,
-		        "%s:%d: target %s: cannot read trust_anchor %s: %s\n",
-		        conf_path ? conf_path : "anycast-probe", t->line,
-		        t->name, path, strerror(errno));
+		fprintf(err, "%s: cannot read trust_anchor %s: %s\n", ctx, path,
+		        strerror(errno));
 		return -EINVAL;
 	}
-	if (t->zone != NULL &&
-	    ldns_str2rdf_dname(&a->zone, t->zone) != LDNS_STATUS_OK) {
-		fprintf(err, "%s:%d: target %s: bad zone '%s'\n",
-		        conf_path ? conf_path : "anycast-probe", t->line,
-		        t->name, t->zone);
+	if (zone != NULL &&
+	    ldns_str2rdf_dname(&a->zone, zone) != LDNS_STATUS_OK) {
+		fprintf(err, "%s: bad zone '%s'\n", ctx, zone);
 		fclose(f);
 		return -EINVAL;
 	}
@@ -633,8 +631,13 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 	for (size_t i = 0; i < conf->n_targets; i++) {
 		if (conf->targets[i].trust_anchor == NULL)
 			continue;
-		int r = load_anchor(&d->anchors[i], &conf->targets[i],
-		                    conf->path, err ? err : stderr);
+		const struct conf_target *t = &conf->targets[i];
+		char ctx[512];
+		snprintf(ctx, sizeof(ctx), "%s:%d: target %s",
+		         conf->path ? conf->path : "anycast-probe", t->line,
+		         t->name);
+		int r = load_anchor(&d->anchors[i], t->trust_anchor, t->zone,
+		                    ctx, err ? err : stderr);
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
@@ -644,6 +647,39 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 	}
 	*out = d;
 	return 0;
+}
+
+int dnssec_anchor_check(const char *path, const char *zone, char *msg,
+                        size_t msg_len)
+{
+	struct anchor a = {0};
+	char buf[1024] = "";
+	FILE *err = fmemopen(buf, sizeof(buf) - 1, "w");
+	int rc;
+
+	if (path == NULL || err == NULL) {
+		if (err != NULL)
+			fclose(err);
+		if (msg != NULL && msg_len > 0)
+			snprintf(msg, msg_len, "cannot check the trust anchor");
+		return -1;
+	}
+	rc = load_anchor(&a, path, zone, "trust_anchor", err);
+	fclose(err);
+	ldns_rdf_deep_free(a.zone);
+	ldns_rr_list_deep_free(a.rrs);
+	if (rc == 0)
+		return 0;
+	/* The first message only, without its newline; the whole-file ones
+	 * without our "trust_anchor: " prefix (conf names the key). */
+	buf[strcspn(buf, "\n")] = '\0';
+	const char *m = buf;
+	if (strncmp(m, "trust_anchor: ", 14) == 0)
+		m += 14;
+	if (msg != NULL && msg_len > 0)
+		snprintf(msg, msg_len, "%s",
+		         m[0] ? m : "unusable trust anchor");
+	return -1;
 }
 
 void dnssec_free(struct dnssec *d)

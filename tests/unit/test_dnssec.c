@@ -475,6 +475,24 @@ static void test_anchor_errors(void **state)
 	fclose(err);
 	assert_non_null(strstr(buf, "probe.conf:10: target lab: cannot read "
 	                            "trust_anchor /nonexistent/anchor.ds"));
+	/* conf's hook: the first problem in one line, 0 when usable. */
+	char msg[256];
+	const char *bad = anchor_file("a.ds", "example.test. IN A 192.0.2.1\n");
+	char want[256];
+	snprintf(want, sizeof(want), "%s:1: not a DS or DNSKEY record", bad);
+	assert_int_equal(
+	    dnssec_anchor_check(bad, "example.test", msg, sizeof(msg)), -1);
+	assert_string_equal(msg, want);
+	assert_int_equal(
+	    dnssec_anchor_check("/nonexistent/a.ds", NULL, msg, sizeof(msg)),
+	    -1);
+	assert_string_equal(msg, "cannot read trust_anchor /nonexistent/a.ds: "
+	                         "No such file or directory");
+	assert_int_equal(
+	    dnssec_anchor_check(DIR "ds", "example.test", msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    dnssec_anchor_check(DIR "ds", "other.test", msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "owner is not the target's zone"));
 	/* The zone may come from the anchor. */
 	setup_conf(DIR "ds");
 	g_targets[0].zone = NULL;
