@@ -60,6 +60,10 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err);
 void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
                   int64_t now_wall_ns);
 
+/* dnssec_round() as a pass for probe_add_pass(): CTX is the struct dnssec,
+ * the clock CLOCK_REALTIME now. */
+void dnssec_pass(void *ctx, struct result *rows, size_t n);
+
 /* The same checks on one file, for conf's conf_trust_anchor_check hook
  * (conf reports MSG at the trust_anchor line, also for --check-config):
  * 0 when PATH holds usable DS or DNSKEY records for ZONE (NULL: any one

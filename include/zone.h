@@ -42,6 +42,10 @@ int zone_new(struct zone **out, const struct conf *conf);
  * CLOCK_MONOTONIC at the round's end (the stale clock measures a duration). */
 void zone_round(struct zone *z, struct result *rows, size_t n, int64_t now_ns);
 
+/* zone_round() as a pass for probe_add_pass(): CTX is the struct zone, the
+ * clock CLOCK_MONOTONIC now. */
+void zone_pass(void *ctx, struct result *rows, size_t n);
+
 /* RFC 1982 distance B - A for 32-bit serials, in [-2^31 + 1, 2^31 - 1];
  * INT64_MIN when undefined (they differ by exactly 2^31). */
 int64_t zone_serial_distance(uint32_t a, uint32_t b);

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "conf.h"
+#include "dnssec.h"
 #include "lineproto.h"
 #include "log.h"
 #include "loop.h"
@@ -27,6 +28,7 @@
 #include "probe.h"
 #include "refresh.h"
 #include "report.h"
+#include "zone.h"
 #include "sandbox.h"
 #include "summary.h"
 
@@ -487,10 +489,25 @@ int main(int argc, char **argv)
 		app.sandbox = SANDBOX_OFF;
 	else if (cli.sandbox_debug)
 		app.sandbox = SANDBOX_TRAP;
+	/* conf checks each trust_anchor file with dnssec's rules and reports a
+	 * bad one at its trust_anchor line. */
+	conf_trust_anchor_check = dnssec_anchor_check;
 	if ((rc = cli_conf(&cli, &conf, stderr)) != 0)
 		return rc;
+	/* Trust anchors are part of the config: FILE:LINE errors, exit 2,
+	 * before any output (--check-config included). */
+	struct dnssec *dnssec = NULL;
+	struct zone *zone = NULL;
+	if (dnssec_new(&dnssec, conf, stderr) < 0 ||
+	    zone_new(&zone, conf) < 0) {
+		dnssec_free(dnssec);
+		conf_free(conf);
+		return EXIT_USAGE;
+	}
 	if (cli.check) {
 		conf_print(conf, stdout);
+		dnssec_free(dnssec);
+		zone_free(zone);
 		conf_free(conf);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
@@ -502,6 +519,8 @@ int main(int argc, char **argv)
 	lineproto_init(&app.out);
 	if ((rc = loop_new(&app.loop)) < 0 ||
 	    (rc = probe_new(&app.probe, conf, app.loop)) < 0 ||
+	    (rc = probe_add_pass(app.probe, dnssec_pass, dnssec)) < 0 ||
+	    (rc = probe_add_pass(app.probe, zone_pass, zone)) < 0 ||
 	    (rc = refresh_new(&app.refresh, conf, app.loop)) < 0 ||
 	    (rc = report_new(&app.rep, conf)) < 0 ||
 	    (cli.continuous && (rc = summary_new(&app.summary)) < 0)) {
@@ -519,6 +538,8 @@ int main(int argc, char **argv)
 	report_free(app.rep);
 	refresh_free(app.refresh);
 	probe_free(app.probe);
+	dnssec_free(dnssec);
+	zone_free(zone);
 	if (app.sigfd >= 0)
 		close(app.sigfd);
 	loop_free(app.loop);

@@ -67,6 +67,11 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 		r->ext->wire = arena_copy(arena, d->wire, d->wire_len);
 		r->ext->wire_len = r->ext->wire ? (uint32_t)d->wire_len : 0;
 	}
+	if (m->has_rrsig && row_ext(r, arena) != NULL) { /* dnssec = yes */
+		r->ext->has_rrsig_expiry = true;
+		r->ext->rrsig_expires_in_s = (int32_t)dnsmsg_rrsig_expires_in(
+		    m->rrsig_expire_min, r->timestamp_ns / 1000000000);
+	}
 	return row_rcode_expected(r->query, m->rcode) ? RESULT_SUCCESS
 	                                              : RESULT_ERROR;
 }

@@ -114,6 +114,9 @@ EOF
 	like($r->{err}, qr/^\Q$f\E:10: bad resolve_interval '10m0s'/m, '... at line 10');
 	my $text = do { local $/; open(my $fh, '<', $f) or die; <$fh> };
 	$text =~ s/10m0s/600s/;
+	# A real trust anchor: dnssec checks the file (an empty one is an error).
+	my $anchor = "$FindBin::Bin/../fixtures/dnssec/ds";
+	$text =~ s{trust_anchor = /dev/null}{trust_anchor = $anchor};
 	write_file($f, $text);
 	$r = run_probe(args => ['--check-config', '-c', $f]);
 	is($r->{rc}, 0, 'v2 keys: --check-config exits 0') or diag($r->{err});
@@ -121,7 +124,7 @@ EOF
 	    'instance_map = ^([a-z]+)[0-9]*$ \1', 'server = 127.0.0.1#5353',
 	    'server = [::1]:5354', 'source = 127.0.0.1', 'resolve_interval = 600s',
 	    'zone = example.test', 'reference = 127.0.0.2#5300',
-	    'trust_anchor = /dev/null', 'tls_port = 8853', 'https_port = 8443',
+	    "trust_anchor = $anchor", 'tls_port = 8853', 'https_port = 8443',
 	    'https_path = /q', 'https_method = get', 'tls_name = ns.example.test',
 	    'tls_verify = no', 'query = nx.example.test A IN rcode=NXDOMAIN',
 	    '; query = example.test DNSKEY IN (from trust_anchor)', 'cookies = no') {
@@ -132,6 +135,22 @@ EOF
 	is($r2->{rc}, 0, 'v2 printout loads') or diag($r2->{err});
 	is(strip_comments($r2->{out}), strip_comments($r->{out}),
 	    'v2 printout prints the same (but for comments)');
+}
+
+# Trust anchors are checked by dnssec's rules (main sets conf's hook): a
+# bad one stops --once with exit 2 before any output, at its config line.
+for my $case (["example.test. IN A 192.0.2.1\n", qr/:1: not a DS or DNSKEY record/],
+    ["", qr/:0: no DS or DNSKEY record/],
+    ["other.test. IN DS 1 13 2 abcd\n", qr/:1: owner is not the target's zone/]) {
+	my ($content, $re) = @$case;
+	my $ds = write_file("$dir/anchor.ds", $content);
+	my $f = write_file("$dir/anchor.conf", "[target a]\nserver = 127.0.0.1\n"
+	    . "zone = example.test\ntrust_anchor = $ds\nquery = example.test SOA\n");
+	my $r = run_probe(args => ['--once', '-c', $f]);
+	is($r->{rc}, 2, "bad trust anchor ($re): exit 2");
+	like($r->{err}, qr/^\Q$f\E:4: .*\Q$ds\E$re/m, '... at the trust_anchor line')
+	    or diag($r->{err});
+	is($r->{out}, '', '... and no output');
 }
 
 done_testing();
