@@ -124,7 +124,7 @@ conf() { # conf FILE VARIANT
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "Probe end to end (--once, $NADDR addresses x $((NNAMES + 1)) queries, UDP, $RUNS runs, medians):"
-printf '| %-9s | %5s | %12s | %13s | %8s |\n' variant rows "CPU per row" "of which DNSSEC" "secure"
+printf '| %-9s | %5s | %12s | %13s | %8s |\n' variant rows "CPU per row" "vs plain" "secure"
 printf '| %-9s | %5s | %12s | %13s | %8s |\n' --- ---: ---: ---: ---:
 base=""
 for v in plain do anchored; do
