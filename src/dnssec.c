@@ -76,6 +76,28 @@ struct vcache_entry {
 	ldns_status st; /* ldns_verify_rrsig_keylist_notime() */
 };
 
+/* This round's verdicts by response: the rows of every address and
+ * transport of a service usually carry byte-identical responses (but for
+ * the ID), and a row's verdict depends only on the anchor, its response
+ * and the group's DNSKEY response (and the round's clock). A row whose
+ * pair was seen this round copies the verdict instead of decoding and
+ * checking again. Open addressing, a few probes; when full, rows are
+ * simply checked. Responses are compared byte for byte, not by hash. */
+#define MEMO 4096 /* a power of 2 */
+#define MEMO_PROBES 8
+
+struct memo {
+	const struct anchor *a;
+	const uint8_t *wire, *kwire; /* kwire NULL: the DNSKEY row itself */
+	uint32_t len, klen;
+	uint64_t hash;
+	const char *error;
+	const char *tags;
+	int32_t expires_in_s;
+	uint8_t tag;
+	bool used, usable, has_expiry;
+};
+
 struct dnssec {
 	const struct conf *conf;
 	struct anchor *anchors; /* one per conf->targets[i] */
@@ -84,6 +106,7 @@ struct dnssec {
 	struct vcache_entry cache[VCACHE];
 	size_t cache_next;
 	ldns_buffer *scratch;
+	struct memo *memo; /* MEMO entries; NULL: no memo */
 };
 
 /* The group's key set, from its DNSKEY row. */
@@ -250,7 +273,7 @@ static enum verr check_rrset(struct dnssec *d, const ldns_rr_list *sec,
 }
 
 /* The earliest RRSIG expiration of the answer section onto ROW. */
-static void set_expiry(struct result *row, const ldns_pkt *pkt, time_t now)
+static bool set_expiry(struct result *row, const ldns_pkt *pkt, time_t now)
 {
 	const ldns_rr_list *an = ldns_pkt_answer(pkt);
 	bool found = false;
@@ -273,6 +296,7 @@ static void set_expiry(struct result *row, const ldns_pkt *pkt, time_t now)
 		row->ext->rrsig_expires_in_s =
 		    (int32_t)dnsmsg_rrsig_expires_in(min, now);
 	}
+	return found;
 }
 
 static bool anchor_matches(const struct anchor *a, const ldns_rr *key)
@@ -339,9 +363,12 @@ static const char *tags_text(struct dnssec *d, const ldns_rr_list *keys)
 	return s;
 }
 
-static void check_keyset(struct dnssec *d, const struct anchor *a,
+/* Returns whether it set the row's RRSIG expiry. */
+static bool check_keyset(struct dnssec *d, const struct anchor *a,
                          struct result *row, time_t now, struct keyset *ks)
 {
+	bool expiry = false;
+
 	ldns_rr_list *trusted = NULL;
 	const ldns_rr_list *an;
 
@@ -350,7 +377,7 @@ static void check_keyset(struct dnssec *d, const struct anchor *a,
 	    row->tc ||
 	    ldns_wire2pkt(&ks->pkt, row->ext->wire, row->ext->wire_len) !=
 	        LDNS_STATUS_OK)
-		return;
+		return false;
 	ks->keys = ldns_rr_list_new();
 	trusted = ldns_rr_list_new();
 	if (ks->keys == NULL || trusted == NULL)
@@ -368,7 +395,7 @@ static void check_keyset(struct dnssec *d, const struct anchor *a,
 			ldns_rr_list_push_rr(trusted, rr);
 	}
 	row->ext->dnskey_tags = tags_text(d, ks->keys);
-	set_expiry(row, ks->pkt, now);
+	expiry = set_expiry(row, ks->pkt, now);
 	if (ldns_rr_list_rr_count(trusted) == 0)
 		ks->err = V_ANCHOR;
 	else
@@ -379,6 +406,7 @@ static void check_keyset(struct dnssec *d, const struct anchor *a,
 	row->ext->dnssec_error = verr_text[ks->err];
 out:
 	ldns_rr_list_free(trusted);
+	return expiry;
 }
 
 static bool rrset_seen(const ldns_rr_list *sec, size_t i)
@@ -404,9 +432,11 @@ static bool must_be_signed(ldns_rr_type t, bool answer, bool referral)
 	return referral ? t == LDNS_RR_TYPE_DS : t == LDNS_RR_TYPE_SOA;
 }
 
-static void check_row(struct dnssec *d, const struct anchor *a,
+/* Returns whether it set the row's RRSIG expiry. */
+static bool check_row(struct dnssec *d, const struct anchor *a,
                       struct result *row, const struct keyset *ks, time_t now)
 {
+	bool expiry = false;
 	ldns_pkt *pkt = NULL;
 	const ldns_rr_list *sec;
 	enum verr worst = V_OK;
@@ -417,14 +447,14 @@ static void check_row(struct dnssec *d, const struct anchor *a,
 	    row->query == NULL || row->query->class != LDNS_RR_CLASS_IN ||
 	    (row->rcode != LDNS_RCODE_NOERROR &&
 	     row->rcode != LDNS_RCODE_NXDOMAIN))
-		return;
+		return false;
 	if (ldns_wire2pkt(&pkt, row->ext->wire, row->ext->wire_len) !=
 	    LDNS_STATUS_OK)
-		return;
+		return false;
 	const ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
 	if (q == NULL || !in_zone(ldns_rr_owner(q), a->zone))
 		goto out;
-	set_expiry(row, pkt, now);
+	expiry = set_expiry(row, pkt, now);
 
 	answer = ldns_rr_list_rr_count(ldns_pkt_answer(pkt)) > 0;
 	sec = answer ? ldns_pkt_answer(pkt) : ldns_pkt_authority(pkt);
@@ -461,6 +491,7 @@ static void check_row(struct dnssec *d, const struct anchor *a,
 	}
 out:
 	ldns_pkt_free(pkt);
+	return expiry;
 }
 
 static const struct anchor *anchor_of(const struct dnssec *d,
@@ -474,21 +505,117 @@ static const struct anchor *anchor_of(const struct dnssec *d,
 	return a->zone != NULL ? a : NULL;
 }
 
+/* The memo entry for (A, KWIRE, WIRE), found (->used) or free to fill;
+ * NULL when its probes are all taken by others. IDs are not compared. */
+static struct memo *memo_slot(struct dnssec *d, const struct anchor *a,
+                              const uint8_t *kwire, uint32_t klen,
+                              const uint8_t *wire, uint32_t len, uint64_t h)
+{
+	if (d->memo == NULL || len < 12 || (kwire != NULL && klen < 12))
+		return NULL;
+	for (size_t i = 0; i < MEMO_PROBES; i++) {
+		struct memo *m = &d->memo[(h + i) & (MEMO - 1)];
+		if (!m->used)
+			return m;
+		if (m->hash == h && m->a == a && m->len == len &&
+		    m->klen == klen && (m->kwire == NULL) == (kwire == NULL) &&
+		    memcmp(m->wire + 2, wire + 2, len - 2) == 0 &&
+		    (kwire == NULL ||
+		     memcmp(m->kwire + 2, kwire + 2, klen - 2) == 0))
+			return m;
+	}
+	return NULL;
+}
+
+static uint64_t wire_hash(const uint8_t *w, uint32_t len)
+{
+	return len < 12 ? 0 : fnv1a(w + 2, len - 2);
+}
+
+static void memo_store(struct memo *m, const struct anchor *a,
+                       const uint8_t *kwire, uint32_t klen,
+                       const struct result *r, uint64_t h, bool usable,
+                       bool expiry)
+{
+	*m = (struct memo){
+	    .a = a,
+	    .wire = r->ext->wire,
+	    .kwire = kwire,
+	    .len = r->ext->wire_len,
+	    .klen = klen,
+	    .hash = h,
+	    .error = r->ext->dnssec_error,
+	    .tags = r->ext->dnskey_tags,
+	    .expires_in_s = r->ext->rrsig_expires_in_s,
+	    .tag = r->dnssec,
+	    .used = true,
+	    .usable = usable,
+	    .has_expiry = expiry,
+	};
+}
+
+static void memo_apply(const struct memo *m, struct result *r)
+{
+	r->dnssec = m->tag;
+	r->ext->dnssec_error = m->error;
+	r->ext->dnskey_tags = m->tags;
+	if (m->has_expiry) {
+		r->ext->has_rrsig_expiry = true;
+		r->ext->rrsig_expires_in_s = m->expires_in_s;
+	}
+}
+
+static bool has_wire(const struct result *r)
+{
+	return r->has_reply && r->ext != NULL && r->ext->wire != NULL;
+}
+
 static void check_group(struct dnssec *d, const struct anchor *a,
                         struct result *rows, size_t n, time_t now)
 {
-	struct keyset ks;
+	struct keyset ks = {0};
+	bool have_ks = false, usable;
 	size_t k = 0;
 
 	while (k < n && !(rows[k].query != NULL && rows[k].query->dnskey))
 		k++;
-	if (k == n)
-		return; /* no DNSKEY row: nothing to check against */
-	check_keyset(d, a, &rows[k], now, &ks);
-	if (ks.usable)
-		for (size_t i = 0; i < n; i++)
-			if (i != k)
-				check_row(d, a, &rows[i], &ks, now);
+	if (k == n || !has_wire(&rows[k]))
+		return; /* no usable DNSKEY row: nothing to check against */
+	struct result *kr = &rows[k];
+	const uint8_t *kw = kr->ext->wire;
+	uint32_t kl = kr->ext->wire_len;
+	uint64_t kh = wire_hash(kw, kl);
+	struct memo *m = memo_slot(d, a, NULL, 0, kw, kl, kh);
+
+	if (m != NULL && m->used) {
+		memo_apply(m, kr);
+		usable = m->usable;
+	} else {
+		bool exp = check_keyset(d, a, kr, now, &ks);
+		have_ks = true;
+		usable = ks.usable;
+		if (m != NULL)
+			memo_store(m, a, NULL, 0, kr, kh, usable, exp);
+	}
+	for (size_t i = 0; usable && i < n; i++) {
+		struct result *r = &rows[i];
+		if (i == k || !has_wire(r))
+			continue;
+		uint64_t h = wire_hash(r->ext->wire, r->ext->wire_len) ^
+		             (kh * 0x9e3779b97f4a7c15ULL);
+		m = memo_slot(d, a, kw, kl, r->ext->wire, r->ext->wire_len, h);
+		if (m != NULL && m->used) {
+			memo_apply(m, r);
+			continue;
+		}
+		if (!have_ks) {
+			check_keyset(d, a, kr, now, &ks); /* same verdict */
+			have_ks = true;
+		}
+		bool exp = check_row(d, a, r, &ks, now);
+		if (m != NULL)
+			memo_store(m, a, kw, kl, r, h, true, exp);
+	}
 	ldns_rr_list_free(ks.keys);
 	ldns_pkt_free(ks.pkt);
 }
@@ -508,6 +635,8 @@ void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
 	if (d == NULL || rows == NULL)
 		return;
 	tags_clear(d);
+	if (d->memo != NULL)
+		memset(d->memo, 0, MEMO * sizeof(*d->memo));
 	for (size_t i = 0, j; i < n; i = j) {
 		const struct result_key *key = rows[i].key;
 		const struct anchor *a = key ? anchor_of(d, key->target) : NULL;
@@ -632,6 +761,7 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 		return -ENOMEM;
 	d->conf = conf;
 	d->scratch = ldns_buffer_new(4096); /* NULL: no cache, still correct */
+	d->memo = calloc(MEMO, sizeof(*d->memo)); /* NULL: no memo, same */
 	d->anchors =
 	    calloc(conf->n_targets ? conf->n_targets : 1, sizeof(*d->anchors));
 	if (d->anchors == NULL) {
@@ -716,5 +846,6 @@ void dnssec_free(struct dnssec *d)
 	for (size_t i = 0; i < VCACHE; i++)
 		free(d->cache[i].bytes);
 	ldns_buffer_free(d->scratch);
+	free(d->memo);
 	free(d);
 }

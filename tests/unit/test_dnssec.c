@@ -417,6 +417,58 @@ static void test_groups(void **state)
 	dnssec_free(d);
 }
 
+/* Groups with byte-identical responses (but for the ID) share a verdict
+ * within a round; a different DNSKEY response or a different answer does
+ * not. */
+static void test_same_responses(void **state)
+{
+	struct dnssec *d = NULL;
+	struct result rows[4 * N_Q];
+	size_t n = 0;
+
+	(void)state;
+	setup_conf(DIR "ds");
+	assert_int_equal(dnssec_new(&d, &g_conf, stderr), 0);
+	g_n_wire = 0;
+	for (int g = 0; g < 4; g++) {
+		for (int q = 0; q < N_Q; q++) {
+			const char *site = "valid";
+			if (g == 2 && q == Q_DNSKEY)
+				site = "otherksk";
+			if (g == 3 && q != Q_DNSKEY)
+				site = "expired";
+			rows[n] = row_of(site, q, g & 1, 0);
+			rows[n].key = &g_keys[0][g & 1][g >> 1];
+			if (rows[n].ext->wire != NULL) /* another ID */
+				((uint8_t *)rows[n].ext->wire)[1] ^= (uint8_t)g;
+			n++;
+		}
+	}
+	dnssec_round(d, rows, n, NOW_NS);
+	for (int q = 0; q < N_Q; q++) {
+		const struct result *a = &rows[q], *b = &rows[N_Q + q];
+		assert_int_equal(b->dnssec, a->dnssec);
+		assert_ptr_equal(b->ext->dnssec_error, a->ext->dnssec_error);
+		assert_int_equal(b->ext->has_rrsig_expiry,
+		                 a->ext->has_rrsig_expiry);
+		assert_int_equal(b->ext->rrsig_expires_in_s,
+		                 a->ext->rrsig_expires_in_s);
+	}
+	assert_string_equal(rows[N_Q + Q_DNSKEY].ext->dnskey_tags,
+	                    rows[Q_DNSKEY].ext->dnskey_tags);
+	assert_int_equal(rows[Q_SOA].dnssec, SECURE);
+	/* The same SOA under another DNSKEY set. */
+	assert_int_equal(rows[2 * N_Q + Q_SOA].dnssec, BOGUS);
+	assert_string_equal(rows[2 * N_Q + Q_SOA].ext->dnssec_error, NOANCHOR);
+	assert_int_equal(rows[2 * N_Q + Q_REF_NODS].dnssec, BOGUS);
+	/* The same DNSKEY set, other answers. */
+	assert_int_equal(rows[3 * N_Q + Q_DNSKEY].dnssec, SECURE);
+	assert_int_equal(rows[3 * N_Q + Q_SOA].dnssec, BOGUS);
+	assert_string_equal(rows[3 * N_Q + Q_SOA].ext->dnssec_error, EXPIRED);
+	assert_true(rows[3 * N_Q + Q_SOA].ext->rrsig_expires_in_s < 0);
+	dnssec_free(d);
+}
+
 /* A trust anchor file: NAME's CONTENT in a temporary directory. */
 static char g_dir[64];
 
@@ -524,6 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_sites_dnskey),
 	    cmocka_unit_test(test_not_yet_valid),
 	    cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_same_responses),
 	    cmocka_unit_test(test_anchor_errors),
 	};
 	return cmocka_run_group_tests_name("dnssec", tests, make_dir,
