@@ -8,7 +8,9 @@
 # 2. (root, the anycast lab) A real InfluxDB 1.x on loopback is filled from
 #    real probe runs in the lab (tests/lab/lab.sh, 2 sites: NSD with NSID
 #    arn1, Knot WITHOUT NSID, hostname.bind lon-1, so its instance comes
-#    from hostname.bind): vantage "vp-a" lands on site 1, moves to site 2, then sees IPv4
+#    from hostname.bind; both serve example.test signed, and the probe runs
+#    with dnssec = yes, a trust anchor and a reference, for the zone-health
+#    panels): vantage "vp-a" lands on site 1, moves to site 2, then sees IPv4
 #    unreachable (error rows) and site 2 silent on IPv6 (timeout rows);
 #    vantage "vp-b" does the opposite (site 2 -> site 1, IPv6 unreachable,
 #    IPv4 silent). So instance_changed=true, errors and timeouts exist for
@@ -123,12 +125,15 @@ LAB_TRAP=0
 trap 'lab_down' EXIT
 trap 'exit 130' INT TERM
 LAB_NSID[2]=""   # site 2 without NSID: instance from hostname.bind
+# Signed zones, so the zone-health panels have rows (issue 11).
+LAB_SIGN[1]=valid
+LAB_SIGN[2]=valid
 lab_up 2 || exit 3
 pp=
-round() { # round N: one stdin line, wait for 12*N lines (2 addresses x 2
-	# transports x SOA, hostname.bind, id.server)
+round() { # round N: one stdin line, wait for 17*N lines (2 addresses x 2
+	# transports x SOA, DNSKEY, hostname.bind, id.server; the reference's SOA)
 	echo >&3
-	local want=$((12 * $1)) i
+	local want=$((17 * $1)) i
 	for ((i = 0; i < 100; i++)); do
 		[ "$(grep -c '' "$f")" -ge "$want" ] && return 0
 		sleep 0.05
@@ -143,6 +148,11 @@ vantage() {
 	f="$out/$v.lp"
 	: >"$f"
 	lab_probe_conf "$out/$v.conf" 400ms "vantage = $v"
+	# Zone health: DNSSEC against the lab's DS, the service address itself
+	# as the reference (its serial follows the catchment: serial_lag 0).
+	sed -i 's/^\[probe\]$/[probe]\ndnssec = yes/' "$out/$v.conf"
+	printf 'zone = %s\nreference = %s\ntrust_anchor = %s\n' \
+		"$LAB_ZONE" "$LAB_SVC4" "$LAB_DS" >>"$out/$v.conf"
 	lab_catchment "$a" both || return 1
 	mkfifo "$out/$v.in"
 	lab_exec_vantage "$probe" -c "$out/$v.conf" <"$out/$v.in" >"$f" 2>"$out/$v.err" &
@@ -169,7 +179,7 @@ my @rows;
 for my $v (qw(vp-a vp-b)) {
 	my $lp = do { local $/; open(my $fh, '<', "$dir/$v.lp") or die; <$fh> } // '';
 	my @r = lp_parse_all($lp, $v);
-	is(scalar @r, 36, "$v: 36 lines");
+	is(scalar @r, 51, "$v: 51 lines");
 	push @rows, @r;
 	($code, $body) = influx_post($db, '/write?db=anycast&precision=ns', $lp);
 	is($code, 204, "$v: InfluxDB accepts the lines") or diag($body);
