@@ -1,7 +1,8 @@
 /*
  * dnssec: trust anchors and the DNSSEC pass after a round (see dnssec.h for
- * what the tags mean). It owns the anchors (ldns RRs, loaded once) and the
- * round's dnskey_tags strings; it owns no sockets and sends nothing.
+ * what the tags mean). It owns the anchors (loaded once, by
+ * dnssec_anchor.c) and the round's dnskey_tags strings; it owns no sockets
+ * and sends nothing.
  *
  * The pass, per group of adjacent rows with the same (target, server,
  * transport):
@@ -20,6 +21,8 @@
  * Rows of targets without an anchor cost a pointer comparison.
  */
 #include "dnssec.h"
+#include "dnssec_anchor.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -56,11 +59,6 @@ static const char *const verr_text[] = {
     [V_BAD] = "bad signature",
     [V_NOT_YET] = "signature not yet valid",
     [V_EXPIRED] = "signature expired",
-};
-
-struct anchor {
-	ldns_rdf *zone;    /* NULL: the target has no trust anchor */
-	ldns_rr_list *rrs; /* its DS and DNSKEY records */
 };
 
 /* Signature checks already made: the crypto result of (RRset, RRSIG, key
@@ -165,15 +163,6 @@ static bool covers(const ldns_rr *sig, const ldns_rr *rr)
 	       same_name(ldns_rr_owner(sig), ldns_rr_owner(rr));
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* ldns_verify_rrsig_keylist_notime(), remembered. */
 static ldns_status verify_notime(struct dnssec *d, const ldns_rr_list *rrset,
                                  const ldns_rr *sig, const ldns_rr_list *keys)
@@ -194,7 +183,7 @@ static ldns_status verify_notime(struct dnssec *d, const ldns_rr_list *rrset,
 	}
 	const uint8_t *bytes = cacheable ? ldns_buffer_begin(b) : NULL;
 	size_t len = cacheable ? ldns_buffer_position(b) : 0;
-	uint64_t h = cacheable ? fnv1a(bytes, len) : 0;
+	uint64_t h = cacheable ? hash_fnv(HASH_FNV_OFFSET, bytes, len) : 0;
 
 	for (size_t i = 0; cacheable && i < VCACHE; i++) {
 		const struct vcache_entry *e = &d->cache[i];
@@ -299,29 +288,6 @@ static bool set_expiry(struct result *row, const ldns_pkt *pkt, time_t now)
 	return found;
 }
 
-static bool anchor_matches(const struct anchor *a, const ldns_rr *key)
-{
-	for (size_t i = 0; i < ldns_rr_list_rr_count(a->rrs); i++) {
-		const ldns_rr *t = ldns_rr_list_rr(a->rrs, i);
-
-		if (ldns_rr_get_type(t) == LDNS_RR_TYPE_DS) {
-			if (ldns_rr_compare_ds(t, key))
-				return true;
-			continue;
-		}
-		if (ldns_rr_rd_count(t) != ldns_rr_rd_count(key))
-			continue;
-		size_t f = 0;
-		while (f < ldns_rr_rd_count(t) &&
-		       ldns_rdf_compare(ldns_rr_rdf(t, f),
-		                        ldns_rr_rdf(key, f)) == 0)
-			f++;
-		if (f == ldns_rr_rd_count(t))
-			return true;
-	}
-	return false;
-}
-
 /* "20326 38696": the key tags of KEYS ascending, kept until the next round.
  * NULL when there are none or memory is short (the field is then absent). */
 static const char *tags_text(struct dnssec *d, const ldns_rr_list *keys)
@@ -391,7 +357,7 @@ static bool check_keyset(struct dnssec *d, const struct anchor *a,
 		    !same_name(ldns_rr_owner(rr), a->zone))
 			continue;
 		ldns_rr_list_push_rr(ks->keys, rr);
-		if (anchor_matches(a, rr))
+		if (dnssec_anchor_matches(a, rr))
 			ldns_rr_list_push_rr(trusted, rr);
 	}
 	row->ext->dnskey_tags = tags_text(d, ks->keys);
@@ -529,7 +495,7 @@ static struct memo *memo_slot(struct dnssec *d, const struct anchor *a,
 
 static uint64_t wire_hash(const uint8_t *w, uint32_t len)
 {
-	return len < 12 ? 0 : fnv1a(w + 2, len - 2);
+	return len < 12 ? 0 : hash_fnv(HASH_FNV_OFFSET, w + 2, len - 2);
 }
 
 static void memo_store(struct memo *m, const struct anchor *a,
@@ -662,92 +628,6 @@ void dnssec_pass(void *ctx, struct result *rows, size_t n)
  */
 
 /* The DNSKEY flags field's Zone Key bit (RFC 4034 2.1.1). */
-#define DNSKEY_ZONE 0x0100
-
-/* Load PATH's records for ZONE (NULL: the anchor's owner) into A. CTX
- * prefixes the messages about the file as a whole ("probe.conf:3: target
- * x"); those about a record are "PATH:LINE: message". */
-static int load_anchor(struct anchor *a, const char *path, const char *zone,
-                       const char *ctx, FILE *err)
-{
-	ldns_rdf *origin = NULL, *prev = NULL;
-	uint32_t ttl = 3600;
-	int line = 1, errors = 0;
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL) {
-		fprintf(err, "%s: cannot read trust_anchor %s: %s\n", ctx, path,
-		        strerror(errno));
-		return -EINVAL;
-	}
-	if (zone != NULL &&
-	    ldns_str2rdf_dname(&a->zone, zone) != LDNS_STATUS_OK) {
-		fprintf(err, "%s: bad zone '%s'\n", ctx, zone);
-		fclose(f);
-		return -EINVAL;
-	}
-	a->rrs = ldns_rr_list_new();
-	if (a->rrs == NULL) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	while (!feof(f) && errors < 100) {
-		ldns_rr *rr = NULL;
-		int before = line;
-		ldns_status st =
-		    ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
-		/* ldns counts the newline that ends the record (and skips
-		 * comment lines before it): the record's last line is the
-		 * one before, unless the file ends without a newline. */
-		int at = line - 1 > before ? line - 1 : before;
-
-		if (st == LDNS_STATUS_SYNTAX_EMPTY ||
-		    st == LDNS_STATUS_SYNTAX_TTL ||
-		    st == LDNS_STATUS_SYNTAX_ORIGIN)
-			continue;
-		if (st != LDNS_STATUS_OK) {
-			fprintf(err, "%s:%d: %s\n", path, at,
-			        st == LDNS_STATUS_SYNTAX_INCLUDE
-			            ? "$INCLUDE is not supported"
-			            : ldns_get_errorstr_by_id(st));
-			errors++;
-			continue;
-		}
-		ldns_rr_type type = ldns_rr_get_type(rr);
-		const char *problem = NULL;
-		if (type != LDNS_RR_TYPE_DS && type != LDNS_RR_TYPE_DNSKEY)
-			problem = "not a DS or DNSKEY record";
-		else if (type == LDNS_RR_TYPE_DNSKEY &&
-		         !(ldns_rdf2native_int16(ldns_rr_dnskey_flags(rr)) &
-		           DNSKEY_ZONE))
-			problem = "DNSKEY without the Zone Key flag";
-		else if (a->zone == NULL)
-			a->zone = ldns_rdf_clone(ldns_rr_owner(rr));
-		else if (!same_name(a->zone, ldns_rr_owner(rr)))
-			problem = "owner is not the target's zone";
-		if (problem != NULL || a->zone == NULL) {
-			fprintf(err, "%s:%d: %s\n", path, at,
-			        problem ? problem : "out of memory");
-			errors++;
-			ldns_rr_free(rr);
-			continue;
-		}
-		ldns_rr_list_push_rr(a->rrs, rr);
-	}
-	if (ferror(f)) {
-		fprintf(err, "%s:%d: read error\n", path, line);
-		errors++;
-	}
-	fclose(f);
-	ldns_rdf_deep_free(origin);
-	ldns_rdf_deep_free(prev);
-	if (errors == 0 && ldns_rr_list_rr_count(a->rrs) == 0) {
-		fprintf(err, "%s:0: no DS or DNSKEY record\n", path);
-		errors++;
-	}
-	return errors ? -EINVAL : 0;
-}
-
 int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 {
 	struct dnssec *d;
@@ -776,8 +656,8 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 		snprintf(ctx, sizeof(ctx), "%s:%d: target %s",
 		         conf->path ? conf->path : "anycast-probe", t->line,
 		         t->name);
-		int r = load_anchor(&d->anchors[i], t->trust_anchor, t->zone,
-		                    ctx, err ? err : stderr);
+		int r = dnssec_anchor_load(&d->anchors[i], t->trust_anchor,
+		                           t->zone, ctx, err ? err : stderr);
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
@@ -799,47 +679,12 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err)
 	return 0;
 }
 
-int dnssec_anchor_check(const char *path, const char *zone, char *msg,
-                        size_t msg_len)
-{
-	struct anchor a = {0};
-	char buf[1024] = "";
-	FILE *err = fmemopen(buf, sizeof(buf) - 1, "w");
-	int rc;
-
-	if (path == NULL || err == NULL) {
-		if (err != NULL)
-			fclose(err);
-		if (msg != NULL && msg_len > 0)
-			snprintf(msg, msg_len, "cannot check the trust anchor");
-		return -1;
-	}
-	rc = load_anchor(&a, path, zone, "trust_anchor", err);
-	fclose(err);
-	ldns_rdf_deep_free(a.zone);
-	ldns_rr_list_deep_free(a.rrs);
-	if (rc == 0)
-		return 0;
-	/* The first message only, without its newline; the whole-file ones
-	 * without our "trust_anchor: " prefix (conf names the key). */
-	buf[strcspn(buf, "\n")] = '\0';
-	const char *m = buf;
-	if (strncmp(m, "trust_anchor: ", 14) == 0)
-		m += 14;
-	if (msg != NULL && msg_len > 0)
-		snprintf(msg, msg_len, "%s",
-		         m[0] ? m : "unusable trust anchor");
-	return -1;
-}
-
 void dnssec_free(struct dnssec *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; d->anchors && i < d->conf->n_targets; i++) {
-		ldns_rdf_deep_free(d->anchors[i].zone);
-		ldns_rr_list_deep_free(d->anchors[i].rrs);
-	}
+	for (size_t i = 0; d->anchors && i < d->conf->n_targets; i++)
+		dnssec_anchor_clear(&d->anchors[i]);
 	free(d->anchors);
 	tags_clear(d);
 	free(d->tags);

@@ -10,6 +10,7 @@
 #include "identity.h"
 
 #include "arena.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -152,22 +153,11 @@ static int hist_grow(struct identity *id)
 	return 0;
 }
 
-static uint64_t hash_bytes(const uint8_t *b, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* -1 absent (no memory), 0 same or first sighting, 1 changed. */
 static int changed(struct identity *id, uint64_t key, const uint8_t *inst,
                    size_t len)
 {
-	uint64_t h = hash_bytes(inst, len);
+	uint64_t h = hash_fnv(HASH_FNV_OFFSET, inst, len);
 	struct hist *e;
 	int was;
 

@@ -10,46 +10,33 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include "hash.h"
 #include "log.h"
 #include "transport.h"
-
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const uint8_t *b = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
 
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
 	/* The terminating NUL keeps "ab"+"c" apart from "a"+"bc". */
-	return fnv(h, s, strlen(s) + 1);
+	return hash_fnv(h, s, strlen(s) + 1);
 }
 
 static uint64_t query_hash(const struct conf_query *q)
 {
-	uint64_t h = fnv_str(FNV_OFFSET, q->name);
+	uint64_t h = fnv_str(HASH_FNV_OFFSET, q->name);
 
-	h = fnv(h, &q->type, sizeof(q->type));
-	return fnv(h, &q->class, sizeof(q->class));
+	h = hash_fnv(h, &q->type, sizeof(q->type));
+	return hash_fnv(h, &q->class, sizeof(q->class));
 }
 
 static uint64_t key_hash(const struct result_key *k)
 {
-	uint64_t h = fnv_str(FNV_OFFSET, k->target->name);
+	uint64_t h = fnv_str(HASH_FNV_OFFSET, k->target->name);
 	uint8_t ref = k->reference;
 
 	h = fnv_str(h, k->server->addr_text);
-	h = fnv(h, &k->port, sizeof(k->port));
-	h = fnv(h, &k->transport, sizeof(k->transport));
-	return fnv(h, &ref, 1);
+	h = hash_fnv(h, &k->port, sizeof(k->port));
+	h = hash_fnv(h, &k->transport, sizeof(k->transport));
+	return hash_fnv(h, &ref, 1);
 }
 
 static uint16_t sockaddr_port(const struct sockaddr_storage *a)
