@@ -40,6 +40,7 @@
 #include "net.h"
 #include "result.h"
 #include "tls.h"
+#include "tls_pool.h"
 #include "transport.h"
 
 /* Streams in flight per connection. BIND 9.18.49 advertises 100 but closes
