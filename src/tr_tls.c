@@ -34,6 +34,7 @@
 #include "net.h"
 #include "result.h"
 #include "tls.h"
+#include "tls_pool.h"
 #include "transport.h"
 
 #define DOT_SLOTS 256
