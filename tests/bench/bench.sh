@@ -17,11 +17,14 @@
 #                                   BENCH_SIZES is set (so CI's
 #                                   BENCH_SIZES=1000 stays fast); 0 skips
 #   BENCH_ROUNDS=3                  rounds of BENCH_BIG in one process
+#   BENCH_SVC_IDENTITY="hostname.bind id.server"   identity = of that round
 #   BENCH_TCP_SIZE=1000             TCP round (system calls per query)
 #   BENCH_MIX=1                     the mixed UDP + blocked TCP round; 0 skips
 #   BENCH_FAST_RATE=200000          send_lag_ms honesty, at FAST_SIZE = the
 #                                   largest of BENCH_SIZES, at most 50000
 #   BENCH_CALLGRIND=1               user instructions per query (valgrind)
+#   BENCH_ONLY="svc mix"            only these of: udp (the BENCH_SIZES
+#                                   rounds) low svc tcp mix fast
 #   BENCH_KEEP=1                    keep the work directory (configs, pcaps)
 #
 # Needs root: everything runs in a private network namespace with only lo up.
@@ -107,6 +110,8 @@ note() { echo "bench: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: SKIP: needs root (network namespace)"; exit 0; }
 [ -x "$PROBE" ] || die "no probe binary at $PROBE (run make first)"
 [ -z "$BASE" ] || [ -x "$BASE" ] || die "no baseline binary at $BASE"
+PROBE=$(readlink -f "$PROBE")
+[ -z "$BASE" ] || BASE=$(readlink -f "$BASE")
 missing=""
 for t in ip:iproute2 knotd:knot kdig:knot-dnsutils dnsperf:dnsperf \
 	tcpdump:tcpdump tshark:tshark cc:build-essential perl:perl; do
@@ -459,7 +464,7 @@ svc_scenario() {
 	local -a hw tails
 	[ "$s" -gt 0 ] || return 0
 	mkdir -p "$d"
-	probe_conf "$d/probe.conf" "$RATE" "$names" 'identity = hostname.bind id.server\n'
+	probe_conf "$d/probe.conf" "$RATE" "$names" "identity = ${BENCH_SVC_IDENTITY-hostname.bind id.server}\n"
 	dnsperf_data "$names" "$d/dnsperf.data"
 	note "svc: $ROUNDS rounds of $s queries at $RATE q/s in service mode"
 	for who in "${BINS[@]}"; do
@@ -471,18 +476,30 @@ svc_scenario() {
 		[ "$M_rc" -eq 0 ] || die "$who (service) exited $M_rc: $(head -3 "$p.err")"
 		record "$sc|$who" $((s * ROUNDS))
 		probe_out "$p.out"
-		add "$sc|$who|ans" "$(pct $(((s + 2 * NADDR) * ROUNDS)) "$P_ok")"
+		add "$sc|$who|ans" "$(pct "$P_rows" "$P_ok")"
 		add "$sc|$who|drops" "$CAP_DROPS"
 		# Reply times (realtime, s) against each round's window.
 		tcpdump -r "$p.pcap" -n -tt --time-stamp-precision=nano 2>/dev/null |
 			awk '!/bench-end/ { print $1 }' >"$p.replies"
+		# Timeouts per round, from each round's self_metrics line.
+		awk '/^dns_anycast_probe/ { n = 0
+			if (match($0, /[ ,]timeouts=[0-9]+/)) n = substr($0, RSTART + 10, RLENGTH - 10) + 0
+			print n }' "$p.out" >"$p.timeouts"
 		hw=() tails=()
+		local clean=() all=() to
 		while read -r r rss hwm trig done_; do
 			hw+=("$(div "$hwm" 1024 %.1f)")
 			t=$(awk -v a="$trig" -v b="$done_" '
 				{ if ($1 * 1e9 >= a && $1 * 1e9 <= b) last = $1 }
 				END { if (last) printf "%.1f", (b / 1e9 - last) * 1000; else print "nan" }' "$p.replies")
-			tails+=("$t")
+			to=$(sed -n "${r}p" "$p.timeouts")
+			if [ "${to:-1}" = 0 ]; then
+				clean+=("$t")
+				tails+=("$t")
+			else
+				tails+=("$t*")
+			fi
+			all+=("$t")
 		done <"$p.rounds"
 		[ "${#hw[@]}" -eq "$ROUNDS" ] || note "warning: $who: ${#hw[@]} of $ROUNDS rounds finished"
 		R[$sc|$who|hwm]=$(
@@ -491,7 +508,15 @@ svc_scenario() {
 		)
 		R[$sc|$who|hwm1]=${hw[0]:-nan}
 		R[$sc|$who|hwmn]=${hw[$((${#hw[@]} - 1))]:-nan}
-		R[$sc|$who|tail]=$(med "${tails[@]}")
+		# The median over the rounds without a timeout (a timeout ends a
+		# round at its expiry, not at the last answer); "*" when every
+		# round had one (then the tail includes waiting for it).
+		if [ "${#clean[@]}" -gt 0 ]; then
+			R[$sc|$who|tail]=$(med "${clean[@]}")
+		else
+			R[$sc|$who|tail]=$(med "${all[@]}")
+			R[$sc|$who|tailmark]="*"
+		fi
 		R[$sc|$who|tails]="${tails[*]}"
 		rm -f "$p.pcap"
 	done
@@ -501,6 +526,7 @@ svc_scenario() {
 	add "$sc|dnsperf|ans" "$(pct "$s" "$(awk '/Queries completed:/ { print $3 }' "$d/d.out")")"
 	SCEN+=("$sc")
 	R[$sc|desc]="svc ${s}x$ROUNDS @$RATE"
+	[ -n "${BENCH_SVC_IDENTITY-x}" ] || R[$sc|desc]="${R[$sc|desc]} noid"
 }
 
 # --- TCP: system calls per query
@@ -603,8 +629,8 @@ print_row() {
 		extra="us/q vs @$RATE: ${v}x"
 		;;
 	svc)
-		extra="HWM MiB r1/..: ${R[$k|hwm]:-nan}; tail ms: ${R[$k|tail]:-nan} (${R[$k|tails]:-})"
-		[ "$(mk "$k|ans")" = 100.00 ] || extra="$extra *"
+		extra="HWM MiB r1/..: ${R[$k|hwm]:-nan}; tail ms: ${R[$k|tail]:-nan}${R[$k|tailmark]:-}"
+		extra="$extra (rounds: ${R[$k|tails]:-}; * = had timeouts)"
 		;;
 	mix)
 		extra="UDP done ms: mixed $(mk "$k|mixed"), alone $(mk "$k|alone")"
@@ -647,7 +673,7 @@ t_ratio() { div "$(mk "$MIDSC|$1|cpu")" "$(mk "$MIDSC|dnsperf|cpu")" %.2f; }
 t_low() { div "$(mk "low|$1|cpu")" "$(mk "$MIDSC|$1|cpu")" %.2f; }
 t_rss() { echo "${R[svc|$1|hwm1]:-nan}"; }
 t_flat() { sub_ "${R[svc|$1|hwmn]:-nan}" "${R[svc|$1|hwm1]:-nan}"; }
-t_tail() { echo "${R[svc|$1|tail]:-nan}"; }
+t_tail() { echo "${R[svc|$1|tail]:-nan}"; }  # "*" cases: see the row
 t_tcp() { mk "tcp|$1|sys"; }
 t_mix() { sub_ "$(mk "mix|$1|mixed")" "$(mk "mix|$1|alone")"; }
 t_rtt() { mk "$MIDSC|$1|md"; }
@@ -656,19 +682,27 @@ t_lag() {
 		'BEGIN { late = sp - (q - 1) / r * 1000; if (lag == "nan" || late <= 0) print "nan"; else printf "%.2f", lag / late }'
 }
 
-# --- run everything
+# --- run everything (BENCH_ONLY="udp low svc tcp mix fast" picks some)
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 SCEN=()
+want udp || SIZES=""
+want low || CALLGRIND=0
+want svc || BIG=0
+want tcp || TCP_SIZE=0
+want mix || MIX=0
 for s in $SIZES; do udp_scenario "udp$s" "$s" "$RATE"; done
 # MIDSC: the LOW_SIZE round at RATE, the reference for the low-rate ratio.
 MIDSC=mid
 for s in $SIZES; do [ "$s" = "$LOW_SIZE" ] && MIDSC=udp$s; done
-[ "$MIDSC" = mid ] && udp_scenario mid "$LOW_SIZE" "$RATE"
-udp_scenario low "$LOW_SIZE" "$LOW_RATE"
-callgrind_scenario "$MIDSC" "$LOW_SIZE" "$RATE"
+if want low; then
+	[ "$MIDSC" = mid ] && udp_scenario mid "$LOW_SIZE" "$RATE"
+	udp_scenario low "$LOW_SIZE" "$LOW_RATE"
+	callgrind_scenario "$MIDSC" "$LOW_SIZE" "$RATE"
+fi
 svc_scenario
 tcp_scenario
 mix_scenario
-udp_scenario fast "$FAST_SIZE" "$FAST_RATE"
+want fast && udp_scenario fast "$FAST_SIZE" "$FAST_RATE"
 
 echo "anycast-probe bench: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
 	"$(knotd -V 2>&1 | head -1), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')"
