@@ -182,8 +182,14 @@ NX="ip netns exec $NS"
 
 cc -O2 -Wall -o "$W/rusage" "$ROOT/tests/bench/rusage.c" || die "cannot build rusage.c"
 # Tracepoint IDs, read here: "ip netns exec" mounts a sysfs without tracefs.
+# The first two are the table's sys/q and sock; the rest are the "system
+# calls by name" block.
+EV_NAMES=(all socket sendto sendmsg sendmmsg recvfrom recvmsg recvmmsg epoll_wait
+	epoll_pwait epoll_ctl close bind setsockopt getsockopt connect
+	timerfd_settime write read)
 EV=()
-for tp in raw_syscalls/sys_enter syscalls/sys_enter_socket; do
+for tp in raw_syscalls/sys_enter "${EV_NAMES[@]:1}"; do
+	[ "$tp" = raw_syscalls/sys_enter ] || tp=syscalls/sys_enter_$tp
 	id=""
 	for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
 		[ -r "$d/events/$tp/id" ] && id=$(cat "$d/events/$tp/id") && break
@@ -324,6 +330,8 @@ measure() {
 	shift
 	line=$($NX "$W/rusage" "${EV[@]}" "$@")
 	read -r M_wall M_cpu M_rss M_rc M_nvcsw M_nivcsw M_sys M_sock <<<"$line"
+	read -r -a M_EV <<<"$line"
+	M_EV=("${M_EV[@]:6}")
 	[ -n "${M_rc:-}" ] || die "rusage failed for $*: $(cat "$p.err" 2>/dev/null | head -3)"
 }
 # Records what measure found under key $1 ("scenario|tool"), $2 queries.
@@ -335,6 +343,8 @@ record() {
 	add "$k|sys" "$(div "$M_sys" "$s" %.2f)"
 	add "$k|wake" "$(div "$M_nvcsw" "$s" %.3f)"
 	add "$k|sock" "$M_sock"
+	local i
+	for i in "${!M_EV[@]}"; do add "$k|ev$i" "$(div "${M_EV[$i]}" "$s" %.3f)"; done
 }
 # Rows, successes and the self_metrics line of a probe output file.
 probe_out() {
@@ -749,6 +759,20 @@ for sc in "${SCEN[@]}"; do
 			"$(mk "$k|pm")/$(mk "$k|pp")" "$(mk "$k|wq")/$(mk "$k|wr")" \
 			"$(mk "$dk|wq")/$(mk "$dk|wr")" "$(mk "$k|burst")/$(mk "$dk|burst")" \
 			"$(mk "$k|gap")/$(mk "$dk|gap")"
+	done
+done
+echo
+echo "System calls per query by name (medians; all = every system call; shown when >= 0.005):"
+for sc in "${SCEN[@]}"; do
+	for who in "${BINS[@]}" dnsperf; do
+		[ -n "${R[$sc|$who|ev0]:-}" ] || continue
+		line=""
+		for i in "${!EV_NAMES[@]}"; do
+			v=$(mk "$sc|$who|ev$i")
+			awk -v v="$v" 'BEGIN { exit !(v != "nan" && v >= 0.005) }' &&
+				line="$line ${EV_NAMES[$i]}=$v"
+		done
+		printf '  %-20s %-7s%s\n' "${R[$sc|desc]}" "$who" "$line"
 	done
 done
 echo

@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS 16
+#define MAX_EVENTS 32
 #define ROUND_WAIT_MS 300000 /* give up on a round after 5 minutes */
 
 static double now_s(void)
