@@ -328,7 +328,7 @@ mk() { med ${R[$1]:-nan}; }
 measure() {
 	local p=$1 line
 	shift
-	line=$($NX "$W/rusage" "${EV[@]}" "$@")
+	line=$($NX "$W/rusage" -x "${EV[@]}" "$@")
 	read -r M_wall M_cpu M_rss M_rc M_nvcsw M_nivcsw M_sys M_sock <<<"$line"
 	read -r -a M_EV <<<"$line"
 	M_EV=("${M_EV[@]:6}")

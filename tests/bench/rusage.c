@@ -1,8 +1,10 @@
 /*
- * rusage [-e NAME=ID ...] [-r ROUNDS -R FILE -m MARKER] OUT ERR CMD [ARGS...]
+ * rusage [-x] [-e NAME=ID ...] [-r ROUNDS -R FILE -m MARKER] OUT ERR CMD
+ * [ARGS...]
  *
  * Runs CMD with stdout to OUT and stderr to ERR, then prints one line:
- *   "wall_s cpu_us maxrss_kib exit_code nvcsw nivcsw COUNT..."
+ *   "wall_s cpu_us maxrss_kib exit_code"
+ * and, with -x or any -e, on the same line " nvcsw nivcsw COUNT...",
  * where nvcsw/nivcsw are the voluntary (the process slept and was woken:
  * a wake-up) and involuntary context switches, and one COUNT per -e: how
  * often tracepoint ID (for example raw_syscalls:sys_enter, every system
@@ -66,8 +68,9 @@ static long long wall_ns(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: rusage [-e NAME=ID ...] [-r ROUNDS -R FILE "
-	                "-m MARKER] OUT ERR CMD [ARGS...]\n");
+	fprintf(stderr,
+	        "usage: rusage [-x] [-e NAME=ID ...] [-r ROUNDS -R FILE "
+	        "-m MARKER] OUT ERR CMD [ARGS...]\n");
 	return 2;
 }
 
@@ -186,14 +189,14 @@ int main(int argc, char **argv)
 {
 	const char *ev_name[MAX_EVENTS], *marker = NULL, *rfile = NULL;
 	unsigned long long ev_id[MAX_EVENTS];
-	int ev_fd[MAX_EVENTS], n_ev = 0, rounds = 0, opt;
+	int ev_fd[MAX_EVENTS], n_ev = 0, rounds = 0, extended = 0, opt;
 	int sync_p[2], in_p[2] = {-1, -1}, out_p[2] = {-1, -1};
 	struct rusage ru;
 	double t0, t1;
 	int status, rc;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "+e:r:R:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "+xe:r:R:m:")) != -1) {
 		char *eq, *end;
 
 		switch (opt) {
@@ -206,6 +209,9 @@ int main(int argc, char **argv)
 			if (errno || *end)
 				return usage();
 			ev_name[n_ev++] = optarg;
+			break;
+		case 'x':
+			extended = 1;
 			break;
 		case 'r':
 			rounds = (int)strtol(optarg, &end, 10);
@@ -288,10 +294,12 @@ int main(int argc, char **argv)
 	}
 	t1 = now_s();
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	printf("%.6f %lld %ld %d %ld %ld", t1 - t0,
+	printf("%.6f %lld %ld %d", t1 - t0,
 	       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
 	           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
-	       ru.ru_maxrss, rc, ru.ru_nvcsw, ru.ru_nivcsw);
+	       ru.ru_maxrss, rc);
+	if (extended || n_ev > 0)
+		printf(" %ld %ld", ru.ru_nvcsw, ru.ru_nivcsw);
 	for (int i = 0; i < n_ev; i++) {
 		uint64_t v;
 
