@@ -329,7 +329,7 @@ measure() {
 	local p=$1 line
 	shift
 	line=$($NX "$W/rusage" -x "${EV[@]}" "$@")
-	read -r M_wall M_cpu M_rss M_rc M_nvcsw M_nivcsw M_sys M_sock <<<"$line"
+	read -r M_wall M_cpu M_rss M_rc M_nvcsw M_nivcsw M_sys M_sock _ <<<"$line"
 	read -r -a M_EV <<<"$line"
 	M_EV=("${M_EV[@]:6}")
 	[ -n "${M_rc:-}" ] || die "rusage failed for $*: $(cat "$p.err" 2>/dev/null | head -3)"
