@@ -110,9 +110,12 @@ fuzz: $(FUZZ_BINS)
 	done
 
 # Throughput, CPU and timing against dnsperf on the same Knot (root:
-# network namespace). BENCH_SIZES="1000 10000 50000" by default.
+# network namespace). BENCH_SIZES="1000 10000 50000" by default; the other
+# knobs are in tests/bench/bench.sh. BENCH_BASELINE=BINARY measures a second
+# binary in the same run, side by side.
+BENCH_BASELINE ?=
 bench: deps all
-	tests/bench/bench.sh $(B)/anycast-probe
+	tests/bench/bench.sh $(B)/anycast-probe $(BENCH_BASELINE)
 
 run:
 	tests/lib/deps.sh demo
