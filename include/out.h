@@ -51,10 +51,16 @@ void out_stop(void);
  * gone: the caller should end the process). */
 int out_round(const char *buf, size_t len);
 
+/* The same for a part of a round (whole lines); ROUND_END says it is the
+ * last part (LEN may be 0 then). A round's parts are counted as one round
+ * when dropped at the deadline. */
+int out_lines(const char *buf, size_t len, bool round_end);
 /* Queue one diagnostic line for stderr (LEN bytes ending in '\n'). Never
  * blocks once started; a line that does not fit is dropped and counted. */
 void out_log_line(const char *line, size_t len);
 
+/* Bytes of stdout waiting for the reader. */
+size_t out_stdout_queued(void);
 /* True while either queue holds bytes. */
 bool out_pending(void);
 /* True once a write to stdout failed for good (EPIPE, EBADF, ...). */

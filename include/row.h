@@ -12,11 +12,19 @@
 #include "result.h"
 #include "transport.h"
 
+/* The last NSID and TXT copied this round: an anycast instance sends the
+ * same bytes in every reply, so rows share one copy. Zero it when ARENA is
+ * reset. */
+struct row_cache {
+	const uint8_t *nsid, *txt;
+	size_t nsid_len, txt_len;
+};
+
 /* Fill R from D. Returns the row's kind: RESULT_SUCCESS when a response
  * with an expected rcode arrived, else RESULT_ERROR (with r->error set when
  * no rcode explains it). */
 enum result_kind row_fill(struct result *r, const struct tr_done *d,
-                          struct arena *arena);
+                          struct arena *arena, struct row_cache *cache);
 
 /* The row's ext, allocated (zeroed) from ARENA when it has none; NULL when
  * out of memory. */

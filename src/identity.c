@@ -22,9 +22,11 @@
 #define MAP_MAX 1024   /* bytes of an instance value the map looks at */
 #define MAP_GROUPS 10  /* \0 .. \9 */
 
+/* 16 bytes: a 32-bit hash of the instance is enough to see a change (a
+ * false "same" needs a collision between two consecutive values). */
 struct hist {
-	uint64_t key; /* row content hash; 0: empty slot */
-	uint64_t inst;
+	uint64_t key;  /* row content hash; 0: empty slot */
+	uint32_t inst; /* hash of the last known instance */
 	uint32_t seen; /* round number of the last sighting */
 };
 
@@ -157,13 +159,15 @@ static int hist_grow(struct identity *id)
 static int changed(struct identity *id, uint64_t key, const uint8_t *inst,
                    size_t len)
 {
-	uint64_t h = hash_fnv(HASH_FNV_OFFSET, inst, len);
+	uint64_t h64 = hash_fnv(HASH_FNV_OFFSET, inst, len);
+	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
 	struct hist *e;
 	int was;
 
 	if (key == 0)
 		key = 1;
-	if ((id->used + 1) * 2 > id->cap && hist_grow(id) < 0)
+	/* Linear probing up to 80% full. */
+	if ((id->used + 1) * 5 > id->cap * 4 && hist_grow(id) < 0)
 		return -1;
 	e = hist_slot(id->hist, id->cap, key);
 	if (e->key == 0) {

@@ -48,6 +48,10 @@
  * is read in a few turns, an endless one costs no CPU to speak of. */
 #define STDIN_PERIOD_NS (10 * NS_PER_MS)
 #define STDIN_READS 16
+/* Lines go to the output queue in chunks of this size; a round starts
+ * only when less than OUT_BACKLOG of earlier ones is still unread. */
+#define OUT_CHUNK (64 * 1024)
+#define OUT_BACKLOG (4u << 20)
 
 struct app {
 	const struct conf *conf;
@@ -75,16 +79,17 @@ struct app {
 	int sigfd;
 };
 
-/* Hand the round in app->out to the output queue, whole. Returns false
- * when stdout is gone. */
-static bool queue_round(struct app *app)
+/* Hand the whole lines in app->out to the output queue and empty it.
+ * Returns false when stdout is gone. */
+static bool queue_round(struct app *app, bool round_end)
 {
-	int rc = out_round(app->out.data, app->out.len);
+	int rc = out_lines(app->out.data, app->out.len, round_end);
 
+	lineproto_reset(&app->out);
 	if (rc == -ENOBUFS)
 		log_msg(LOG_WARN,
-		        "round %llu dropped whole (%llu rounds so far): "
-		        "stdout is not read fast enough",
+		        "round %llu dropped (%llu so far): stdout is not read "
+		        "fast enough",
 		        (unsigned long long)app->rounds,
 		        (unsigned long long)out_rounds_dropped());
 	return rc != -EPIPE;
@@ -137,8 +142,25 @@ static bool emit_round(struct app *app)
 	if (app->text) {
 		report_text(&app->out, res, n, st->start_wall_ns);
 	} else {
-		for (size_t i = 0; i < n; i++)
+		/* A reader that has not taken the last round yet gets none of
+		 * this one: rounds are dropped whole, not cut. */
+		if (out_stdout_queued() > OUT_BACKLOG) {
+			log_msg(LOG_WARN,
+			        "round %llu dropped whole: %zu bytes of earlier "
+			        "rounds are still unread",
+			        (unsigned long long)app->rounds,
+			        out_stdout_queued());
+			return !out_stdout_gone();
+		}
+		for (size_t i = 0; i < n; i++) {
 			report_line(app->rep, &app->out, &res[i]);
+			/* Whole lines in chunks: memory stays a chunk, not a
+			 * round (100,000 lines are 30 MB), when the reader
+			 * keeps up. */
+			if (app->out.len >= OUT_CHUNK && !app->out.error &&
+			    !queue_round(app, false))
+				return false;
+		}
 		if (app->conf->self_metrics)
 			report_self(&app->out, app->conf, st,
 			            st->start_wall_ns);
@@ -161,7 +183,7 @@ static bool emit_round(struct app *app)
 	    (unsigned long long)st->clock_fallbacks,
 	    (double)st->duration_ns / NS_PER_MS,
 	    (double)st->send_lag_ns / NS_PER_MS);
-	return queue_round(app);
+	return queue_round(app, true);
 }
 
 static void start_round(struct app *app)

@@ -258,11 +258,16 @@ void out_stop(void)
 
 int out_round(const char *buf, size_t len)
 {
+	return out_lines(buf, len, true);
+}
+
+int out_lines(const char *buf, size_t len, bool round_end)
+{
 	struct q *q = &qs[0];
 
 	if (q->gone)
 		return -EPIPE;
-	if (len == 0)
+	if (len == 0 && !round_end)
 		return 0;
 	if (!q->started) {
 		if (write_direct(q->fd, buf, len) < 0) {
@@ -270,6 +275,15 @@ int out_round(const char *buf, size_t len)
 			return -EPIPE;
 		}
 		return 0;
+	}
+	if (!round_end) {
+		if (!q_reserve(q, len)) {
+			q->dropped++;
+			return -ENOBUFS;
+		}
+		q_append(q, buf, len);
+		q_flush(q);
+		return q->gone ? -EPIPE : 0;
 	}
 	if (q->n == q->ends_cap) {
 		if (q->first > 0) {
@@ -330,6 +344,11 @@ void out_log_line(const char *line, size_t len)
 	}
 	q_append(q, line, len);
 	q_flush(q);
+}
+
+size_t out_stdout_queued(void)
+{
+	return qs[0].len - qs[0].head;
 }
 
 bool out_pending(void)

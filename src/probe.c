@@ -339,7 +339,7 @@ static void tr_done_cb(void *sched, uint32_t j, const struct tr_done *d)
 		pace_kick(p);
 		return;
 	}
-	kind = row_fill(&p->rows[j], d, &p->arena);
+	kind = row_fill(&p->rows[j], d, &p->arena, &p->row_cache);
 	probe_job_done(p, j, kind, p->rows[j].error);
 }
 
@@ -370,6 +370,7 @@ int probe_round_start(struct probe *p)
 	if (p->running)
 		return -EBUSY;
 	arena_reset(&p->arena);
+	memset(&p->row_cache, 0, sizeof(p->row_cache));
 	memset(&p->stats, 0, sizeof(p->stats));
 	p->n_results = 0;
 	p->done = 0;

@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "probe.h"
 #include "result.h"
+#include "row.h"
 #include "transport.h"
 
 #define NONE 0x3fffffffu /* no next job: links are 30 bits */
@@ -70,6 +71,7 @@ struct probe {
 	struct plan *plan;
 	struct identity *identity;
 	struct cookie_jar *cookies; /* NULL: no target sends cookies */
+	struct row_cache row_cache;
 	struct result *rows;
 	struct job *jobs;
 	struct tprops *tprops; /* per conf target */

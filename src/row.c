@@ -28,8 +28,20 @@ static uint16_t clamp16(size_t v)
 	return v > 65535 ? 65535 : (uint16_t)v;
 }
 
+/* A copy of SRC in ARENA, or the cached one when the bytes are the same. */
+static const uint8_t *copy_once(struct arena *arena, const uint8_t **last,
+                                size_t *last_len, const uint8_t *src,
+                                size_t len)
+{
+	if (*last != NULL && *last_len == len && memcmp(*last, src, len) == 0)
+		return *last;
+	*last = arena_copy(arena, src, len);
+	*last_len = *last ? len : 0;
+	return *last;
+}
+
 enum result_kind row_fill(struct result *r, const struct tr_done *d,
-                          struct arena *arena)
+                          struct arena *arena, struct row_cache *cache)
 {
 	const struct dnsmsg_reply *m = d->reply;
 
@@ -55,11 +67,13 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 	r->serial = m->serial;
 	r->hop_limit = (int16_t)d->hop_limit;
 	if (m->has_nsid) {
-		r->nsid = arena_copy(arena, m->nsid, m->nsid_len);
+		r->nsid = copy_once(arena, &cache->nsid, &cache->nsid_len,
+		                    m->nsid, m->nsid_len);
 		r->nsid_len = r->nsid ? clamp16(m->nsid_len) : 0;
 	}
 	if (r->query->identity && m->has_txt && m->rcode == 0) {
-		r->identity = arena_copy(arena, m->txt, m->txt_len);
+		r->identity = copy_once(arena, &cache->txt, &cache->txt_len,
+		                        m->txt, m->txt_len);
 		r->identity_len = r->identity ? clamp16(m->txt_len) : 0;
 	}
 	if (r->key->target->trust_anchor != NULL && d->wire != NULL &&
