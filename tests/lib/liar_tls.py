@@ -15,7 +15,7 @@ the query asked for NSID) and, for CH TXT queries, TXT "liar-tls".
 
 DoT modes:
   ok        a good answer
-  garbage   a frame with the query's ID and random bytes: malformed
+  garbage   a frame with the query's ID and a malformed message
   rawgarbage random bytes that are no frame at all (length under 12)
   hugelen   length prefix 65535, 10 bytes, then silence
   trickle   the framed answer written a byte at a time, 5 ms apart
@@ -47,6 +47,11 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+
+# A response that is malformed whatever the dice say (random bytes parse,
+# now and then, as a message with another question): QR set, one question
+# whose first label claims 63 bytes and the message ends after 20.
+BROKEN = b"\x84\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3f" + b"x" * 20
 
 MODES_DOT = {"ok", "garbage", "rawgarbage", "hugelen", "trickle", "close"}
 MODES_DOH = {"ok", "ctype", "status", "reset", "goaway", "garbage", "huge",
@@ -123,7 +128,7 @@ def serve_dot(s, mode):
             if m == "close":
                 return
             if m == "garbage":
-                body = q[0:2] + os.urandom(40)
+                body = q[0:2] + BROKEN
                 s.sendall(struct.pack("!H", len(body)) + body)
             elif m == "rawgarbage":
                 s.sendall(b"\x00\x05" + os.urandom(5))
@@ -216,7 +221,7 @@ def respond(s, conn, sid, q, mode):
         conn.send_headers(sid, [(":status", "200"),
                                 ("content-type", "text/html")])
     elif m == "garbage":
-        body = os.urandom(60)
+        body = b"\x00\x00" + BROKEN
         conn.send_headers(sid, [(":status", "200"), ct])
     elif m == "huge":
         body = answer(q) + b"\x00" * 70000
