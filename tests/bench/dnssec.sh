@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM HUP
 # --- 1. the pass alone
 # shellcheck disable=SC2046 # pkg-config prints several words
 cc -std=c11 -D_GNU_SOURCE -O2 -I"$ROOT/include" -o "$W/dnssec_pass" \
-	"$ROOT/tests/bench/dnssec_pass.c" "$LIB" $(pkg-config --libs ldns) ||
+	"$ROOT/tests/bench/dnssec_pass.c" "$LIB" $(pkg-config --libs ldns inih libseccomp openssl libnghttp2) ||
 	die "cannot build dnssec_pass.c"
 first=$("$W/dnssec_pass" "$ROOT/tests/fixtures/dnssec" 1 50 cold) || die "dnssec_pass failed"
 steady=$("$W/dnssec_pass" "$ROOT/tests/fixtures/dnssec" 100 50) || die "dnssec_pass failed"
