@@ -30,18 +30,8 @@ root=$PWD
 probe=${ANYCAST_PROBE:-$root/build/anycast-probe}
 ROUNDS=${ATTACK_ROUNDS:-6}
 
-n=0
-failed=0
-ok() { # ok STATUS NAME [DIAG]
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
-	fi
-}
+# shellcheck source=tests/lib/tap.sh
+. tests/lib/tap.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root (network namespaces)"
