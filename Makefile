@@ -24,7 +24,7 @@ LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-HEADERS := $(wildcard include/*.h)
+HEADERS := $(wildcard include/*.h src/*.h)
 
 .PHONY: all check unit deps deps-build asan fuzz bench run install uninstall clean format telegraf
 

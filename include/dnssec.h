@@ -55,13 +55,21 @@ int dnssec_new(struct dnssec **out, const struct conf *conf, FILE *err);
  * (ext->wire); rows without an ext are left alone. Sets dnssec and, in
  * ext, dnssec_error, has_rrsig_expiry and rrsig_expires_in_s on the rows
  * it checks, and dnskey_tags on DNSKEY rows: strings owned by D, valid
- * until the next call or dnssec_free. NOW_WALL_NS is CLOCK_REALTIME (signatures
- * carry wall-clock times). Linear in N (plus ldns's work per response). */
+ * until the next round begins or dnssec_free. NOW_WALL_NS is CLOCK_REALTIME
+ * (signatures carry wall-clock times). Linear in N (plus ldns's work per
+ * response). dnssec_round() is dnssec_begin() and dnssec_rows() on a whole
+ * round; a round's rows may also come in several dnssec_rows() calls of
+ * whole groups (probe hands each group over as it ends). */
 void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
                   int64_t now_wall_ns);
+void dnssec_rows(struct dnssec *d, struct result *rows, size_t n,
+                 int64_t now_wall_ns);
+/* A round begins (CTX is the struct dnssec): the last round's dnskey_tags
+ * strings and per-round memo are gone. */
+void dnssec_begin(void *ctx);
 
-/* dnssec_round() as a pass for probe_add_pass(): CTX is the struct dnssec,
- * the clock CLOCK_REALTIME now. */
+/* dnssec_rows() as a pass for probe_add_pass() (with dnssec_begin): CTX is
+ * the struct dnssec, the clock CLOCK_REALTIME now. */
 void dnssec_pass(void *ctx, struct result *rows, size_t n);
 
 /* The same checks on one file, for conf's conf_trust_anchor_check hook

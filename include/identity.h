@@ -25,10 +25,16 @@ struct identity;
 int identity_new(struct identity **out, const struct conf *conf);
 void identity_free(struct identity *id); /* NULL is fine */
 
+/* A round starts: mapped instance strings of the last one are gone. */
+void identity_begin(struct identity *id);
 /* Fill instance, instance_len, instance_source and instance_changed of the
- * N finished rows ROWS (plan order, a group's rows adjacent; rows dropped
- * by an aborted round are already taken out). Mapped instance strings live
- * in ID's storage until the next call. */
+ * N finished rows ROWS (plan order, whole groups, a group's rows adjacent;
+ * rows dropped by an aborted round are already taken out). A round's rows
+ * may come in several calls (probe hands over each group as it ends).
+ * Mapped instance strings live in ID's storage until identity_begin(). */
+void identity_rows(struct identity *id, const struct plan *plan,
+                   struct result *rows, size_t n);
+/* identity_begin() and identity_rows() of a whole round. */
 void identity_round(struct identity *id, const struct plan *plan,
                     struct result *rows, size_t n);
 

@@ -36,7 +36,8 @@ struct zone;
 /* Per-target state for CONF (which must outlive it). 0 or -ENOMEM. */
 int zone_new(struct zone **out, const struct conf *conf);
 
-/* The pass after a round over its N ROWS (any order). Sets
+/* The pass after a round over its N ROWS (any order; probe hands a target
+ * with a reference over whole, its reference row included). Sets
  * ext->has_serial_lag, serial_lag and serial_stale_s (rows without an ext
  * are left alone; the reference row is found by key->reference). NOW_NS:
  * CLOCK_MONOTONIC at the round's end (the stale clock measures a duration). */

@@ -593,16 +593,31 @@ static void tags_clear(struct dnssec *d)
 	d->n_tags = 0;
 }
 
+void dnssec_begin(void *ctx)
+{
+	struct dnssec *d = ctx;
+
+	if (d == NULL)
+		return;
+	tags_clear(d);
+	if (d->memo != NULL)
+		memset(d->memo, 0, MEMO * sizeof(*d->memo));
+}
+
 void dnssec_round(struct dnssec *d, struct result *rows, size_t n,
                   int64_t now_wall_ns)
+{
+	dnssec_begin(d);
+	dnssec_rows(d, rows, n, now_wall_ns);
+}
+
+void dnssec_rows(struct dnssec *d, struct result *rows, size_t n,
+                 int64_t now_wall_ns)
 {
 	time_t now = (time_t)(now_wall_ns / 1000000000LL);
 
 	if (d == NULL || rows == NULL)
 		return;
-	tags_clear(d);
-	if (d->memo != NULL)
-		memset(d->memo, 0, MEMO * sizeof(*d->memo));
 	for (size_t i = 0, j; i < n; i = j) {
 		const struct result_key *key = rows[i].key;
 		const struct anchor *a = key ? anchor_of(d, key->target) : NULL;
@@ -619,7 +634,7 @@ void dnssec_pass(void *ctx, struct result *rows, size_t n)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	dnssec_round(ctx, rows, n,
+	dnssec_rows(ctx, rows, n,
 	             (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 

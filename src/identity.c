@@ -233,14 +233,25 @@ static void map_instance(struct identity *id, struct result *r,
 	*last_out_len = n;
 }
 
+void identity_begin(struct identity *id)
+{
+	id->round++;
+	arena_reset(&id->store);
+}
+
 void identity_round(struct identity *id, const struct plan *plan,
                     struct result *rows, size_t n)
+{
+	identity_begin(id);
+	identity_rows(id, plan, rows, n);
+}
+
+void identity_rows(struct identity *id, const struct plan *plan,
+                   struct result *rows, size_t n)
 {
 	const uint8_t *last_in = NULL, *last_out = NULL;
 	size_t last_len = 0, last_out_len = 0;
 
-	id->round++;
-	arena_reset(&id->store);
 	for (size_t g = 0; g < n;) {
 		const struct result_key *key = rows[g].key;
 		const struct result *hb = NULL, *ids = NULL;

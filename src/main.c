@@ -48,9 +48,14 @@
  * is read in a few turns, an endless one costs no CPU to speak of. */
 #define STDIN_PERIOD_NS (10 * NS_PER_MS)
 #define STDIN_READS 16
-/* Lines go to the output queue in chunks of this size; a round starts
- * only when less than OUT_BACKLOG of earlier ones is still unread. */
+/* Lines go to the output queue in chunks of this size, as rows become
+ * final, while less than EMIT_HIGH bytes wait for the reader, at most
+ * EMIT_SLICE rows a loop turn while queries are in flight; a round that
+ * begins while more than OUT_BACKLOG of earlier ones is unread is dropped
+ * whole. */
 #define OUT_CHUNK (64 * 1024)
+#define EMIT_HIGH (256u << 10)
+#define EMIT_SLICE 256
 #define OUT_BACKLOG (4u << 20)
 
 struct app {
@@ -77,6 +82,11 @@ struct app {
 	struct loop_timer interval;
 	struct loop_timer stdin_timer; /* stdin that cannot be polled */
 	int sigfd;
+	/* the lines of the last round started */
+	bool emitting;       /* not all in the output queue yet */
+	bool emit_drop;      /* dropped whole: the backlog when it began */
+	size_t emit_backlog; /* that backlog, bytes */
+	size_t emitted;      /* rows formatted so far */
 };
 
 /* Hand the whole lines in app->out to the output queue and empty it.
@@ -130,45 +140,34 @@ static bool continuous_done(const struct app *app)
 	       !probe_round_running(app->probe);
 }
 
-/* Print the finished round; returns false when stdout is gone. */
-static bool emit_round(struct app *app)
+/* The round's end, once its rows are all in the queue: the summary's
+ * totals, the self_metrics line (or the whole text table), the debug line,
+ * and the round marked whole. Returns false when stdout is gone. */
+static bool emit_end(struct app *app)
 {
 	size_t n;
 	const struct result *res = probe_results(app->probe, &n);
 	const struct probe_stats *st = probe_stats(app->probe);
 
-	lineproto_reset(&app->out);
+	app->emitting = false;
+	report_coalesced(app);
 	continuous_round(app, res, n);
-	if (app->text) {
-		report_text(&app->out, res, n, st->start_wall_ns);
-	} else {
-		/* A reader that has not taken the last round yet gets none of
-		 * this one: rounds are dropped whole, not cut. */
-		if (out_stdout_queued() > OUT_BACKLOG) {
-			log_msg(LOG_WARN,
-			        "round %llu dropped whole: %zu bytes of earlier "
-			        "rounds are still unread",
-			        (unsigned long long)app->rounds,
-			        out_stdout_queued());
-			return !out_stdout_gone();
-		}
-		for (size_t i = 0; i < n; i++) {
-			report_line(app->rep, &app->out, &res[i]);
-			/* Whole lines in chunks: memory stays a chunk, not a
-			 * round (100,000 lines are 30 MB), when the reader
-			 * keeps up. */
-			if (app->out.len >= OUT_CHUNK && !app->out.error &&
-			    !queue_round(app, false))
-				return false;
-		}
-		if (app->conf->self_metrics)
-			report_self(&app->out, app->conf, st,
-			            st->start_wall_ns);
+	if (app->emit_drop) {
+		log_msg(LOG_WARN,
+		        "round %llu dropped whole: %zu bytes of earlier "
+		        "rounds were still unread when it began",
+		        (unsigned long long)app->rounds, app->emit_backlog);
+		lineproto_reset(&app->out);
+		return !out_stdout_gone();
 	}
+	if (app->text)
+		report_text(&app->out, res, n, st->start_wall_ns);
+	else if (app->conf->self_metrics)
+		report_self(&app->out, app->conf, st, st->start_wall_ns);
 	if (app->out.error) {
 		log_msg(LOG_ERROR, "out of memory writing round %llu",
 		        (unsigned long long)app->rounds);
-		return true;
+		lineproto_reset(&app->out);
 	}
 	log_msg(
 	    LOG_DEBUG,
@@ -186,10 +185,75 @@ static bool emit_round(struct app *app)
 	return queue_round(app, true);
 }
 
+/* Rows of the running round that are final but not formatted yet, and
+ * room for them: the main loop should not sleep. */
+static bool emit_ready(struct app *app)
+{
+	size_t n;
+
+	if (!app->emitting || app->text || app->emit_drop)
+		return false;
+	probe_results(app->probe, &n);
+	return app->emitted < n && out_stdout_queued() < EMIT_HIGH;
+}
+
+/* Write the round's lines as its rows become final (probe_rows_ready),
+ * while the round still runs: at most EMIT_SLICE rows a turn while queries
+ * are in flight (sends and replies wait meanwhile), and only while less
+ * than EMIT_HIGH bytes wait for the reader, so memory is that, not a
+ * round, and a round's lines are out soon after its last answer. FORCE:
+ * every final row now, whatever the reader does (a round is due, or the
+ * end). Once the round is over and its rows are out, emit_end(). A text
+ * table, and a round dropped whole, wait for the round's end. Returns false
+ * when stdout is gone. */
+static bool emit_some(struct app *app, bool force)
+{
+	size_t ready, n, stop;
+	const struct result *res;
+	bool running;
+
+	if (!app->emitting)
+		return true;
+	ready = probe_rows_ready(app->probe);
+	running = probe_round_running(app->probe);
+	res = probe_results(app->probe, &n);
+	if (app->text || app->emit_drop)
+		return running ? true : emit_end(app);
+	stop = ready;
+	if (!force && running && stop - app->emitted > EMIT_SLICE)
+		stop = app->emitted + EMIT_SLICE;
+	if (!force && out_stdout_queued() >= EMIT_HIGH)
+		return true; /* the reader's turn */
+	while (app->emitted < stop) {
+		report_line(app->rep, &app->out, &res[app->emitted++]);
+		/* Whole lines in chunks: memory stays a chunk. */
+		if (app->out.len < OUT_CHUNK || app->out.error)
+			continue;
+		if (!queue_round(app, false))
+			return false;
+		if (!force && out_stdout_queued() >= EMIT_HIGH)
+			return true;
+	}
+	if (!running && app->emitted == n)
+		return emit_end(app);
+	/* The rows final so far go to the reader now, not at the next
+	 * chunk: the rest of the round may be seconds away. */
+	if (app->out.len > 0 && !app->out.error && !queue_round(app, false))
+		return false;
+	return true;
+}
+
 static void start_round(struct app *app)
 {
 	app->pending = false;
 	app->rounds++;
+	/* A reader that has not taken the earlier rounds gets none of this
+	 * one: rounds are dropped whole, not cut. */
+	lineproto_reset(&app->out);
+	app->emitting = true;
+	app->emitted = 0;
+	app->emit_backlog = out_stdout_queued();
+	app->emit_drop = !app->text && app->emit_backlog > OUT_BACKLOG;
 	/* Host names looked up again meanwhile: a new plan, between rounds. */
 	if (refresh_apply(app->refresh)) {
 		if (probe_rebuild(app->probe) < 0)
@@ -387,7 +451,6 @@ static bool seal(struct app *app)
  * wait for the loop. */
 static int run_service(struct app *app)
 {
-	uint64_t printed = 0;
 	int rc;
 
 	if ((rc = out_start(app->loop)) < 0)
@@ -416,16 +479,18 @@ static int run_service(struct app *app)
 		        probe_round_size(app->probe));
 	for (;;) {
 		int64_t wait = -1;
+		bool idle;
 
-		if (probe_rounds_done(app->probe) != printed) {
-			printed = probe_rounds_done(app->probe);
-			report_coalesced(app);
-			if (!emit_round(app))
-				break;
-		}
+		/* A round that is due, or the end, takes the last one's lines
+		 * whatever the reader does (then rounds are dropped whole). */
+		if (!emit_some(app, app->quit || (app->pending &&
+		                                  !probe_round_running(
+		                                      app->probe))))
+			break;
 		if (out_stdout_gone())
 			break;
-		if (app->summary && continuous_done(app)) {
+		idle = !probe_round_running(app->probe) && !app->emitting;
+		if (app->summary && idle && continuous_done(app)) {
 			finish_output(app);
 			return app->failed ? EXIT_QUERY_FAILED : 0;
 		}
@@ -434,15 +499,15 @@ static int run_service(struct app *app)
 		if (app->quit) {
 			/* A round asked for before the end (the lines of a
 			 * file on stdin) still runs, within the deadline. */
-			if (app->pending && !probe_round_running(app->probe) &&
+			if (app->pending && idle &&
 			    app->quit_deadline_ns - clock_mono_ns() > 0) {
 				start_round(app);
 				continue;
 			}
-			if (!probe_round_running(app->probe))
+			if (idle)
 				break;
 			wait = app->quit_deadline_ns - clock_mono_ns();
-			if (wait <= 0) {
+			if (wait <= 0 && probe_round_running(app->probe)) {
 				size_t lost = probe_round_abort(app->probe);
 
 				log_msg(LOG_WARN,
@@ -451,10 +516,14 @@ static int run_service(struct app *app)
 				        lost);
 				continue; /* print what the round has */
 			}
-		} else if (app->pending && !probe_round_running(app->probe)) {
+			if (wait < 0)
+				wait = 0;
+		} else if (app->pending && idle) {
 			start_round(app);
 			continue; /* it may have ended at once */
 		}
+		if (emit_ready(app))
+			wait = 0;
 		loop_run_once(app->loop, wait);
 	}
 	finish_output(app);
@@ -472,7 +541,8 @@ static int run_once(struct app *app)
 	start_round(app);
 	while (probe_round_running(app->probe))
 		loop_run_once(app->loop, -1);
-	if (!emit_round(app))
+	/* Blocking writes here: the lines go out after the round. */
+	if (!emit_some(app, true))
 		return 1;
 	res = probe_results(app->probe, &n);
 	for (size_t i = 0; i < n; i++)
@@ -541,8 +611,8 @@ int main(int argc, char **argv)
 	lineproto_init(&app.out);
 	if ((rc = loop_new(&app.loop)) < 0 ||
 	    (rc = probe_new(&app.probe, conf, app.loop)) < 0 ||
-	    (rc = probe_add_pass(app.probe, dnssec_pass, dnssec)) < 0 ||
-	    (rc = probe_add_pass(app.probe, zone_pass, zone)) < 0 ||
+	    (rc = probe_add_pass(app.probe, dnssec_begin, dnssec_pass, dnssec)) < 0 ||
+	    (rc = probe_add_pass(app.probe, NULL, zone_pass, zone)) < 0 ||
 	    (rc = refresh_new(&app.refresh, conf, app.loop)) < 0 ||
 	    (rc = report_new(&app.rep, conf)) < 0 ||
 	    (cli.continuous && (rc = summary_new(&app.summary)) < 0)) {

@@ -25,7 +25,12 @@
  *       and the identity queries' cap), and attempts enter a FIFO in the
  *       order they are sent, so its head is always the next to expire: no
  *       timer per job, no heap. Answered jobs leave their FIFO lazily.
- *   end: when every job has ended, the passes run (identity first), and the
+ *   units: rows that become final together (a group; a target with a
+ *       reference as a whole), each with a count of its jobs not ended.
+ *       probe_rows_ready() runs the passes (identity first) on each unit
+ *       whose count reached 0, in plan order, so rows [0, n_results) are
+ *       final while the round still runs, and main prints them then.
+ *   end: when every job has ended, the last units are made final, and the
  *       rows are the round's results, in plan order, until the next start.
  *
  * Memory per query is the row (struct result, about 100 bytes) and an
@@ -73,6 +78,41 @@ static int fifo_for(struct probe *p, int64_t timeout_ns, uint8_t *out)
 	                                     .head = NONE,
 	                                     .tail = NONE};
 	*out = (uint8_t)p->n_fifos++;
+	return 0;
+}
+
+/* The units of PLAN (probe_int.h) into *UNITS and *KEY_UNIT. */
+static int units_build(const struct plan *plan, struct unit **units,
+                       uint32_t **key_unit, size_t *n_units)
+{
+	size_t nk = plan->n_keys, n = 0, row = 0;
+	struct unit *u = calloc(nk ? nk : 1, sizeof(*u));
+	uint32_t *ku = calloc(nk ? nk : 1, sizeof(*ku));
+
+	if (u == NULL || ku == NULL) {
+		free(u);
+		free(ku);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < nk; k++) {
+		const struct result_key *key = &plan->keys[k];
+		const struct conf_target *t = key->target;
+		bool with_ref = t->reference != NULL && t->zone != NULL;
+
+		row += key->reference ? 1 : t->n_queries;
+		ku[k] = (uint32_t)n;
+		/* A target with a reference is one unit: it ends with the
+		 * target's last key (the reference's). */
+		if (!with_ref || k + 1 == nk || plan->keys[k + 1].target != t) {
+			u[n].end = (uint32_t)row;
+			n++;
+		}
+	}
+	free(*units);
+	free(*key_unit);
+	*units = u;
+	*key_unit = ku;
+	*n_units = n;
 	return 0;
 }
 
@@ -150,6 +190,9 @@ int probe_new_ops(struct probe **out, const struct conf *conf,
 		goto fail;
 	}
 	plan_rows_init(p->plan, p->rows);
+	rc = units_build(p->plan, &p->units, &p->key_unit, &p->n_units);
+	if (rc < 0)
+		goto fail;
 	rc = tprops_init(p);
 	if (rc < 0) {
 		log_msg(LOG_ERROR, "more than %d distinct timeouts", MAX_FIFOS);
@@ -216,6 +259,8 @@ void probe_free(struct probe *p)
 	free(p->rows);
 	free(p->jobs);
 	free(p->tprops);
+	free(p->units);
+	free(p->key_unit);
 	free(p);
 }
 
@@ -231,14 +276,29 @@ int probe_rebuild(struct probe *p)
 	rc = plan_new(&plan, p->conf);
 	if (rc < 0)
 		return rc;
+	struct unit *units = NULL;
+	uint32_t *key_unit = NULL;
+	size_t n_units = 0;
+
 	rows = calloc(plan->n_rows ? plan->n_rows : 1, sizeof(*rows));
 	jobs = calloc(plan->n_rows ? plan->n_rows : 1, sizeof(*jobs));
-	if (rows == NULL || jobs == NULL || plan->n_rows >= NONE) {
+	if (rows == NULL || jobs == NULL || plan->n_rows >= NONE ||
+	    units_build(plan, &units, &key_unit, &n_units) < 0) {
+		bool big = rows && jobs && plan->n_rows >= NONE;
+
 		free(rows);
 		free(jobs);
+		free(units);
+		free(key_unit);
 		plan_free(plan);
-		return rows && jobs ? -E2BIG : -ENOMEM;
+		return big ? -E2BIG : -ENOMEM;
 	}
+	free(p->units);
+	free(p->key_unit);
+	p->units = units;
+	p->key_unit = key_unit;
+	p->n_units = n_units;
+	p->next_unit = n_units;
 	plan_free(p->plan);
 	free(p->rows);
 	free(p->jobs);
@@ -251,7 +311,7 @@ int probe_rebuild(struct probe *p)
 	return 0;
 }
 
-int probe_add_pass(struct probe *p,
+int probe_add_pass(struct probe *p, void (*begin)(void *ctx),
                    void (*fn)(void *ctx, struct result *rows, size_t n),
                    void *ctx)
 {
@@ -259,7 +319,8 @@ int probe_add_pass(struct probe *p,
 		return -EINVAL;
 	if (p->n_passes == MAX_PASSES)
 		return -ENOSPC;
-	p->passes[p->n_passes++] = (struct pass){.fn = fn, .ctx = ctx};
+	p->passes[p->n_passes++] =
+	    (struct pass){.begin = begin, .fn = fn, .ctx = ctx};
 	return 0;
 }
 
@@ -282,6 +343,27 @@ const struct result *probe_results(const struct probe *p, size_t *n)
 {
 	*n = p->n_results;
 	return p->rows;
+}
+
+/* Rows FROM..TO are final: the instance rule and the passes, in order. */
+static void finalize(struct probe *p, size_t from, size_t to)
+{
+	if (to <= from)
+		return;
+	identity_rows(p->identity, p->plan, p->rows + from, to - from);
+	for (size_t i = 0; i < p->n_passes; i++)
+		p->passes[i].fn(p->passes[i].ctx, p->rows + from, to - from);
+	p->n_results = to;
+}
+
+size_t probe_rows_ready(struct probe *p)
+{
+	while (p->running && p->next_unit < p->n_units &&
+	       p->units[p->next_unit].left == 0) {
+		finalize(p, p->n_results, p->units[p->next_unit].end);
+		p->next_unit++;
+	}
+	return p->n_results;
 }
 
 const struct probe_stats *probe_stats(const struct probe *p)
@@ -318,6 +400,7 @@ void probe_job_done(struct probe *p, uint32_t j, enum result_kind kind,
 		r->error = error;
 	set_st(p, j, JOB_DONE);
 	p->done++;
+	p->units[p->key_unit[r->key->index]].left--;
 	probe_maybe_finish(p);
 }
 
@@ -373,6 +456,15 @@ int probe_round_start(struct probe *p)
 	memset(&p->row_cache, 0, sizeof(p->row_cache));
 	memset(&p->stats, 0, sizeof(p->stats));
 	p->n_results = 0;
+	p->next_unit = 0;
+	for (size_t u = 0, start = 0; u < p->n_units; u++) {
+		p->units[u].left = (uint32_t)(p->units[u].end - start);
+		start = p->units[u].end;
+	}
+	identity_begin(p->identity);
+	for (size_t i = 0; i < p->n_passes; i++)
+		if (p->passes[i].begin)
+			p->passes[i].begin(p->passes[i].ctx);
 	p->done = 0;
 	p->sent = 0;
 	p->running = true;
@@ -419,19 +511,20 @@ static void round_finish(struct probe *p)
 	for (size_t i = 0; i < p->n_fifos; i++)
 		loop_timer_cancel(p->loop, &p->fifos[i].timer);
 	pace_watch_all(p, true);
-	/* Rows of an aborted round that never ended are left out; the rest
-	 * keep plan order (a group's rows stay adjacent). */
-	for (size_t i = 0; i < p->n; i++) {
+	/* The units whose jobs all ended, as during the round; then the
+	 * rest of an aborted round: its rows that never ended are left out,
+	 * the others keep plan order (a group's rows stay adjacent). */
+	probe_rows_ready(p);
+	kept = p->n_results;
+	for (size_t i = p->n_results; i < p->n; i++) {
 		if (st(p, (uint32_t)i) != JOB_DONE)
 			continue;
 		if (kept != i)
 			p->rows[kept] = p->rows[i];
 		kept++;
 	}
-	p->n_results = kept;
-	identity_round(p->identity, p->plan, p->rows, kept);
-	for (size_t i = 0; i < p->n_passes; i++)
-		p->passes[i].fn(p->passes[i].ctx, p->rows, kept);
+	finalize(p, p->n_results, kept);
+	p->next_unit = p->n_units;
 	for (size_t i = 0; i < kept; i++) {
 		const struct result *r = &p->rows[i];
 

@@ -61,8 +61,17 @@ struct tqueue {
 };
 
 struct pass {
+	void (*begin)(void *ctx); /* at a round's start; NULL: none */
 	void (*fn)(void *ctx, struct result *rows, size_t n);
 	void *ctx;
+};
+
+/* Rows that are final together: a group (a key's rows), or a whole target
+ * with a reference (its groups and its reference row: serial_lag needs
+ * both). Units are in plan order; rows [start of unit, end) are theirs. */
+struct unit {
+	uint32_t end;  /* one past the unit's last row */
+	uint32_t left; /* jobs of the unit not ended this round */
 };
 
 struct probe {
@@ -82,6 +91,10 @@ struct probe {
 	struct loop_timer pacer;
 	struct pass passes[MAX_PASSES];
 	size_t n_passes;
+	struct unit *units;
+	uint32_t *key_unit; /* per plan key: its unit */
+	size_t n_units;
+	size_t next_unit; /* the first unit not final yet */
 	struct arena arena; /* the round's copied bytes and row details */
 	/* round */
 	bool running;
@@ -89,7 +102,7 @@ struct probe {
 	bool pacer_idle;
 	uint64_t rounds_done;
 	size_t done;
-	size_t n_results;
+	size_t n_results; /* rows [0, n_results) are final */
 	uint64_t sent;
 	int64_t round_start_ns;
 	int64_t pace_anchor_ns; /* schedule origin, with stalls forgiven */

@@ -447,6 +447,59 @@ static void test_instance_and_abort(void **state)
 	loop_free(loop);
 }
 
+/* A group's rows are final as soon as its queries (and every earlier
+ * group's) have ended, while the round still runs: the UDP groups answer
+ * at once, the TCP groups stay silent until their timeout. */
+static void test_rows_final_early(void **state)
+{
+	struct loop *loop;
+	struct probe *p = NULL;
+	const struct result *r;
+	int64_t start, deadline;
+	size_t n, ready = 0;
+
+	(void)state;
+	g_mode[0] = ANSWER;
+	g_mode[1] = SILENT;
+	setup_conf(CONF_UDP | CONF_TCP, 300 * NS_PER_MS, 0, 100000);
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(probe_new_ops(&p, &g_conf, loop, g_ops), 0);
+	g_fake[0]->nsid = "arn1";
+	start = clock_mono_ns();
+	deadline = start + 200 * NS_PER_MS;
+	assert_int_equal(probe_round_start(p), 0);
+	assert_int_equal(probe_rows_ready(p), 0);
+	while (ready < 3 && clock_mono_ns() < deadline) {
+		loop_run_once(loop, 10 * NS_PER_MS);
+		ready = probe_rows_ready(p);
+	}
+	/* Server 1's UDP group (rows 6..8) has answered too, but rows 3..5
+	 * (server 0 over TCP) come first and are still in flight. */
+	assert_true(probe_round_running(p));
+	assert_int_equal(ready, 3);
+	r = probe_results(p, &n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(r[i].kind, i == 1 ? RESULT_ERROR
+		                                   : RESULT_SUCCESS);
+		/* the instance rule ran on them already */
+		assert_int_equal(r[i].instance_source, SOURCE_NSID);
+		assert_int_equal(r[i].instance_len, 4);
+		assert_memory_equal(r[i].instance, "arn1", 4);
+	}
+	while (probe_round_running(p))
+		loop_run_once(loop, 100 * NS_PER_MS);
+	assert_true(clock_mono_ns() - start >= 300 * NS_PER_MS);
+	r = probe_results(p, &n);
+	assert_int_equal(n, 12);
+	assert_int_equal(probe_rows_ready(p), 12);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(r[i].has_reply, r[i].key->transport == 0);
+	assert_memory_equal(r[0].instance, "arn1", 4);
+	probe_free(p);
+	loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +509,7 @@ int main(void)
 	    cmocka_unit_test(test_identity_timeout),
 	    cmocka_unit_test(test_blocked_does_not_hold_back),
 	    cmocka_unit_test(test_instance_and_abort),
+	    cmocka_unit_test(test_rows_final_early),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
