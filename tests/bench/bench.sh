@@ -71,6 +71,11 @@
 #   wake-up of the reader). Medians over the rounds. When some query timed
 #   out (answered < 100%) the round ends at that timeout, not at the last
 #   answer, and the tail is marked "*" (it then includes the wait).
+# - paced (with low): tests/bench/paced.c does LOW_SIZE units of fixed work
+#   (a UDP datagram to its own loopback socket and back) woken every ms, at
+#   RATE and at LOW_RATE; the ratio of its CPU per unit is what any paced
+#   program pays on this machine for sleeping between bursts (cold caches),
+#   printed under the low-rate target with dnsperf's ratio.
 # - tcp: TCP_SIZE queries over TCP to the same Knot (one TCP worker), sys/q
 #   against dnsperf -m tcp (which pipelines on one connection).
 # - mix: the probe's hold on TCP must not hold UDP back. The config lists
@@ -181,6 +186,7 @@ trap 'exit 130' INT TERM HUP
 NX="ip netns exec $NS"
 
 cc -O2 -Wall -o "$W/rusage" "$ROOT/tests/bench/rusage.c" || die "cannot build rusage.c"
+cc -O2 -Wall -o "$W/paced" "$ROOT/tests/bench/paced.c" || die "cannot build paced.c"
 # Tracepoint IDs, read here: "ip netns exec" mounts a sysfs without tracefs.
 # The first two are the table's sys/q and sock; the rest are the "system
 # calls by name" block.
@@ -707,6 +713,15 @@ for s in $SIZES; do [ "$s" = "$LOW_SIZE" ] && MIDSC=udp$s; done
 if want low; then
 	[ "$MIDSC" = mid ] && udp_scenario mid "$LOW_SIZE" "$RATE"
 	udp_scenario low "$LOW_SIZE" "$LOW_RATE"
+	# The machine's own price of pacing (tests/bench/paced.c): the same
+	# fixed UDP work per unit, woken every ms, at both rates, RUNS times.
+	pa=() pb=()
+	for _ in $(seq 1 "$RUNS"); do
+		pa+=("$($NX "$W/paced" "$LOW_SIZE" "$RATE")")
+		pb+=("$($NX "$W/paced" "$LOW_SIZE" "$LOW_RATE")")
+	done
+	R[paced|hi]=$(med "${pa[@]}")
+	R[paced|lo]=$(med "${pb[@]}")
 	callgrind_scenario "$MIDSC" "$LOW_SIZE" "$RATE"
 fi
 svc_scenario
@@ -735,6 +750,15 @@ echo
 echo "Targets (issue 9), per binary:"
 target "CPU/query @$RATE vs dnsperf ($LOW_SIZE q)" 0.70 le t_ratio
 target "CPU/query @$LOW_RATE vs @$RATE ($LOW_SIZE q)" 1.3 le t_low
+if want low; then
+	# The same ratio for dnsperf and for a fixed unit of UDP work paced
+	# like the probe (paced.c): what sleeping between bursts costs here.
+	printf '%-44s | %-8s | dnsperf  %6s      | paced.c  %6s (%s vs %s us/unit)\n' \
+		"  baselines, same ratio, same run" "" \
+		"$(div "$(mk "low|dnsperf|cpu")" "$(mk "$MIDSC|dnsperf|cpu")" %.2f)" \
+		"$(div "${R[paced|lo]:-nan}" "${R[paced|hi]:-nan}" %.2f)" \
+		"${R[paced|lo]:-nan}" "${R[paced|hi]:-nan}"
+fi
 [ "$BIG" -gt 0 ] && target "peak RSS MiB, one round of $BIG" 16 le t_rss
 [ "$BIG" -gt 0 ] && target "peak RSS growth MiB, round 1 to $ROUNDS" 1.0 le t_flat
 [ "$BIG" -gt 0 ] && target "last answer to lines read, ms ($BIG q)" 50 le t_tail
