@@ -168,7 +168,7 @@ for my $mode (qw(STDIN SIGHUP SIGUSR1 SIGUSR2)) {
 	$t->run(gathers => $GATHERS);
 	$t->run(seconds => $INTERVAL * 0.8);
 	my $el = time - $t0;
-	my @b = $t->bursts(0.1);
+	my @b = $t->rounds(0.1);
 	my $expect = int($el / 0.3);
 	ok(@b >= $expect - 1 && @b <= $expect + 1,
 	    sprintf('none: %d rounds in %.2f s of a 300 ms timer (%d expected)', scalar @b, $el, $expect));
@@ -213,7 +213,7 @@ for my $mode (qw(STDIN SIGUSR1)) {
 	is(scalar(@w), scalar(@cw), "$label: no other warnings")
 	    or diag(join '', map { "  [$_->{line}]\n" } @w);
 	my $s = common_checks($t, $label, warn_ok => 1);
-	my @b = $t->bursts(0.1);
+	my @b = $t->rounds(0.1);
 	my @bad = grep {
 		my @m = @$_;
 		@m != 2 || !(grep { $_->{row}{tags}{target} eq 'silent'

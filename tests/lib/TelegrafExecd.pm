@@ -41,7 +41,8 @@
 #   $t->start;
 #   $t->run(gathers => 6);      # or run(seconds => S)
 #   $t->stop;                   # { step, elapsed, code, signal }
-#   $t->metrics, $t->parse_errors, $t->logs, $t->gathers, $t->bursts(0.1)
+#   $t->metrics, $t->parse_errors, $t->logs, $t->gathers, $t->bursts(0.1),
+#   $t->rounds(0.1)
 package TelegrafExecd;
 
 use strict;
@@ -381,6 +382,24 @@ sub by_gather
 }
 
 # Metrics grouped by arrival: a new burst after a quiet GAP seconds.
+# The metrics grouped into rounds by their own timestamps (the send time
+# of a row's query): a round's queries leave within milliseconds, rounds
+# are GAP seconds or more apart. Rows of one round may reach Telegraf over
+# the round's whole run (they leave as their groups end), so arrival
+# time (bursts) does not tell rounds apart; timestamps do.
+sub rounds
+{
+	my ($self, $gap) = @_;
+	my @r;
+	my $last;
+	for my $m (sort { $a->{row}{ts} <=> $b->{row}{ts} } $self->metrics) {
+		push @r, [] if !defined $last || $m->{row}{ts} - $last > $gap * 1e9;
+		push @{ $r[-1] }, $m;
+		$last = $m->{row}{ts};
+	}
+	return @r;
+}
+
 sub bursts
 {
 	my ($self, $gap) = @_;
