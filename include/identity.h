@@ -4,8 +4,9 @@
  * or id.server row, its TXT answer; else the same round's identity answer
  * of the same group, hostname.bind first, then id.server), `instance_map`
  * (a POSIX extended regex and replacement applied to every instance value,
- * to cap cardinality), and `instance_changed` against history keyed by row
- * content (plan_row_hash), so the plan can be rebuilt. Linear in the round
+ * to cap cardinality), and `instance_changed` against history kept in
+ * each row (result.inst_hist) and carried over a rebuilt plan by row
+ * content (plan_row_hash, identity_replan). Linear in the round
  * size: a group's rows are adjacent, so one scan per group finds its
  * identity answers.
  */
@@ -34,6 +35,15 @@ void identity_begin(struct identity *id);
  * Mapped instance strings live in ID's storage until identity_begin(). */
 void identity_rows(struct identity *id, const struct plan *plan,
                    struct result *rows, size_t n);
+/* The plan was rebuilt: carry each row's history (inst_hist) from
+ * OLD_ROWS (N_OLD rows of OLD_PLAN, each at its plan position) to the rows
+ * of NEW_ROWS with the same content (plan_row_hash); rows that left wait
+ * HISTORY_TTL rounds for their address to come back. 0 or -ENOMEM (then
+ * the new rows start without history). */
+int identity_replan(struct identity *id, const struct plan *old_plan,
+                    const struct result *old_rows, size_t n_old,
+                    const struct plan *new_plan, struct result *new_rows,
+                    size_t n_new);
 /* identity_begin() and identity_rows() of a whole round. */
 void identity_round(struct identity *id, const struct plan *plan,
                     struct result *rows, size_t n);

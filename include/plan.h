@@ -37,6 +37,7 @@ struct plan {
 	struct result_key *keys;
 	uint64_t *key_hash; /* per key, of (target, address, port, transport) */
 	size_t n_keys;
+	uint32_t *key_row; /* per key, its first row */
 	/* Per row: the key and the query. The rows' other fields are the
 	 * scheduler's; it owns the array (plan_rows_init fills these two). */
 	size_t n_rows;
@@ -48,8 +49,12 @@ int plan_new(struct plan **out, const struct conf *conf);
 void plan_free(struct plan *plan); /* NULL is fine */
 
 /* Set key and query of each of the plan's n_rows rows in ROWS (all other
- * fields zeroed). */
+ * fields zeroed but inst_hist, the row's history across rounds). */
 void plan_rows_init(const struct plan *plan, struct result *rows);
+
+/* The row's place in the plan (where plan_rows_init puts its key and
+ * query), wherever the row is now. */
+size_t plan_row_pos(const struct plan *plan, const struct result *row);
 
 /* The wire template of a row. */
 const struct dnsmsg_query *plan_tmpl(const struct plan *plan,

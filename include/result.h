@@ -82,15 +82,17 @@ struct result {
 	const struct conf_query *query;
 	int64_t timestamp_ns; /* CLOCK_REALTIME at send of the first attempt */
 	int64_t rtt_ns;       /* answered attempt, send to receive; -1: none */
-	const char *error;    /* short cause when kind == RESULT_ERROR and no
-	                       * rcode explains it ("connection refused");
-	                       * NULL otherwise. Static or arena storage. */
 	const uint8_t *nsid;  /* NULL: the reply had no NSID option */
 	const uint8_t *identity; /* TXT answer of a CHAOS identity query */
 	/* Filled in at the end of the round by the SPEC rule: */
 	const uint8_t *instance; /* NULL: unknown */
 	struct result_ext *ext;  /* NULL: none */
 	uint32_t serial;
+	/* The history of instance_changed, in the row itself: a hash of the
+	 * instance this row's content (plan_row_hash) showed in an earlier
+	 * round; 0: none yet. plan_rows_init() keeps it, identity reads and
+	 * writes it, probe carries it over a rebuilt plan (identity_replan). */
+	uint32_t inst_hist;
 	uint16_t nsid_len;
 	uint16_t identity_len;
 	uint16_t instance_len;
@@ -104,12 +106,34 @@ struct result {
 	uint8_t instance_source; /* enum result_source */
 	uint8_t cookie;          /* enum result_cookie */
 	uint8_t dnssec;          /* enum result_dnssec */
+	/* The `error` text: a short cause when kind == RESULT_ERROR and no
+	 * rcode explains it ("connection refused"), as an index into the
+	 * round's table of texts (result_error()); 0: none. One byte, not a
+	 * pointer: rows are the probe's largest memory. */
+	uint8_t error_id;
 	int8_t instance_changed; /* -1: absent, 0 false, 1 true */
 	bool has_reply : 1;      /* a DNS response arrived: */
 	bool aa : 1;
 	bool tc : 1;
 	bool has_serial : 1;
 };
+
+/* The texts behind result.error_id: static, or storage that lives as long
+ * as the round's rows. Filled by result_set_error(), emptied by
+ * result_errors_reset() as a round starts (row.c). */
+#define RESULT_ERRORS 256
+extern const char *result_error_texts[RESULT_ERRORS];
+
+/* R's `error` text; NULL: none. */
+static inline const char *result_error(const struct result *r)
+{
+	return r->error_id ? result_error_texts[r->error_id] : NULL;
+}
+
+/* Set R's `error` text (NULL: none). The same text is stored once a round;
+ * past 254 distinct texts in one round, the rest read "other error". */
+void result_set_error(struct result *r, const char *text);
+void result_errors_reset(void);
 
 static inline const struct tr_conn_info *result_conn(const struct result *r)
 {

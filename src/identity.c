@@ -2,10 +2,13 @@
  * identity: who answered; see include/identity.h. It reads rows and the
  * plan and writes the instance fields; it sends nothing.
  *
- * History is an open-addressing hash table from a row's content hash to the
- * hash of its last known instance. A row that was not seen for HISTORY_TTL
- * rounds (an address that went away) is dropped when the table grows, so
- * churn in re-resolved host names does not grow it for ever.
+ * History is in the rows themselves (result.inst_hist: the hash of the
+ * row's last known instance), so it costs no memory and no look-up. When
+ * the plan is rebuilt, identity_replan() carries it over by content
+ * (plan_row_hash); rows that left the plan wait in an open-addressing hash
+ * table (the away table) for HISTORY_TTL rounds, in case their address
+ * comes back, so churn in re-resolved host names does not grow it for
+ * ever.
  */
 #include "identity.h"
 
@@ -31,8 +34,8 @@ struct hist {
 };
 
 struct identity {
-	struct hist *hist;
-	size_t cap, used; /* cap is a power of two */
+	struct hist *hist; /* the away table */
+	size_t cap, used;  /* cap is a power of two */
 	uint32_t round;
 	bool has_map;
 	regex_t re;
@@ -124,6 +127,24 @@ size_t identity_map(const struct identity *id, const uint8_t *buf, size_t len,
 
 /* ---- history ---------------------------------------------------------- */
 
+/* The instance's 32-bit hash; never 0 (0 is "no history"). */
+static uint32_t inst_hash(const uint8_t *inst, size_t len)
+{
+	uint64_t h64 = hash_fnv(HASH_FNV_OFFSET, inst, len);
+	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
+
+	return h ? h : 1;
+}
+
+/* 1 changed, 0 same or first sighting; the row's history is H from now. */
+static int changed(struct result *r, uint32_t h)
+{
+	int was = r->inst_hist != 0 && r->inst_hist != h;
+
+	r->inst_hist = h;
+	return was;
+}
+
 static struct hist *hist_slot(struct hist *tab, size_t cap, uint64_t key)
 {
 	size_t i = (size_t)key & (cap - 1);
@@ -133,18 +154,35 @@ static struct hist *hist_slot(struct hist *tab, size_t cap, uint64_t key)
 	return &tab[i];
 }
 
-static int hist_grow(struct identity *id)
+/* A table of at least N entries at most 80% full; NULL: no memory. */
+static struct hist *table_new(size_t n, size_t *cap)
 {
-	size_t cap = id->cap ? id->cap * 2 : 1024;
-	struct hist *tab = calloc(cap, sizeof(*tab));
+	size_t c = 16;
 
+	while (c * 4 < (n + 1) * 5)
+		c *= 2;
+	*cap = c;
+	return calloc(c, sizeof(struct hist));
+}
+
+/* Rebuild the away table with ROOM more entries; entries taken back
+ * (inst 0) and those not seen for HISTORY_TTL rounds are dropped. */
+static int away_grow(struct identity *id, size_t room)
+{
+	size_t cap, keep = 0;
+	struct hist *tab;
+
+	for (size_t i = 0; i < id->cap; i++)
+		keep += id->hist[i].key != 0 && id->hist[i].inst != 0;
+	tab = table_new(keep + room, &cap);
 	if (tab == NULL)
 		return -ENOMEM;
 	id->used = 0;
 	for (size_t i = 0; i < id->cap; i++) {
 		const struct hist *h = &id->hist[i];
 
-		if (h->key == 0 || id->round - h->seen > HISTORY_TTL)
+		if (h->key == 0 || h->inst == 0 ||
+		    id->round - h->seen > HISTORY_TTL)
 			continue;
 		*hist_slot(tab, cap, h->key) = *h;
 		id->used++;
@@ -155,31 +193,59 @@ static int hist_grow(struct identity *id)
 	return 0;
 }
 
-/* -1 absent (no memory), 0 same or first sighting, 1 changed. */
-static int changed(struct identity *id, uint64_t key, const uint8_t *inst,
-                   size_t len)
+int identity_replan(struct identity *id, const struct plan *old_plan,
+                    const struct result *old_rows, size_t n_old,
+                    const struct plan *new_plan, struct result *new_rows,
+                    size_t n_new)
 {
-	uint64_t h64 = hash_fnv(HASH_FNV_OFFSET, inst, len);
-	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
-	struct hist *e;
-	int was;
+	size_t cap, left = 0;
+	struct hist *old = table_new(n_old, &cap);
 
-	if (key == 0)
-		key = 1;
-	/* Linear probing up to 80% full. */
-	if ((id->used + 1) * 5 > id->cap * 4 && hist_grow(id) < 0)
-		return -1;
-	e = hist_slot(id->hist, id->cap, key);
-	if (e->key == 0) {
-		e->key = key;
-		id->used++;
-		was = 0;
-	} else {
-		was = e->inst != h;
+	if (old == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_old; i++) {
+		uint64_t key = plan_row_hash(old_plan, &old_rows[i]);
+
+		if (old_rows[i].inst_hist == 0)
+			continue;
+		*hist_slot(old, cap, key ? key : 1) = (struct hist){
+		    .key = key ? key : 1, .inst = old_rows[i].inst_hist};
+		left++;
 	}
-	e->inst = h;
-	e->seen = id->round;
-	return was;
+	for (size_t i = 0; i < n_new; i++) {
+		uint64_t key = plan_row_hash(new_plan, &new_rows[i]);
+		struct hist *e;
+
+		key = key ? key : 1;
+		new_rows[i].inst_hist = 0;
+		e = hist_slot(old, cap, key);
+		if (e->key == 0 && id->cap > 0)
+			e = hist_slot(id->hist, id->cap, key);
+		if (e->key == key && e->inst != 0) {
+			/* Taken back: from the old plan, or from the rows
+			 * that left earlier (then it leaves the away
+			 * table at its next rebuild). */
+			new_rows[i].inst_hist = e->inst;
+			if (e >= old && e < old + cap)
+				left--;
+			e->inst = 0;
+		}
+	}
+	/* Rows that left the plan keep their history HISTORY_TTL rounds, in
+	 * case their address comes back. */
+	if (away_grow(id, left) < 0) {
+		free(old);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cap; i++) {
+		if (old[i].key == 0 || old[i].inst == 0)
+			continue;
+		old[i].seen = id->round;
+		*hist_slot(id->hist, id->cap, old[i].key) = old[i];
+		id->used++;
+	}
+	free(old);
+	return 0;
 }
 
 /* ---- the rule --------------------------------------------------------- */
@@ -249,9 +315,11 @@ void identity_round(struct identity *id, const struct plan *plan,
 void identity_rows(struct identity *id, const struct plan *plan,
                    struct result *rows, size_t n)
 {
-	const uint8_t *last_in = NULL, *last_out = NULL;
-	size_t last_len = 0, last_out_len = 0;
+	const uint8_t *last_in = NULL, *last_out = NULL, *last_hashed = NULL;
+	size_t last_len = 0, last_out_len = 0, last_hashed_len = 0;
+	uint32_t last_h = 0;
 
+	(void)plan;
 	for (size_t g = 0; g < n;) {
 		const struct result_key *key = rows[g].key;
 		const struct result *hb = NULL, *ids = NULL;
@@ -299,8 +367,13 @@ void identity_rows(struct identity *id, const struct plan *plan,
 				           */
 			map_instance(id, r, &last_in, &last_len, &last_out,
 			             &last_out_len);
-			c = changed(id, plan_row_hash(plan, r), r->instance,
-			            r->instance_len);
+			if (r->instance != last_hashed ||
+			    r->instance_len != last_hashed_len) {
+				last_hashed = r->instance;
+				last_hashed_len = r->instance_len;
+				last_h = inst_hash(r->instance, r->instance_len);
+			}
+			c = changed(r, last_h);
 			r->instance_changed = (int8_t)c;
 		}
 		g = end;

@@ -53,8 +53,8 @@
  * EMIT_SLICE rows a loop turn while queries are in flight; a round that
  * begins while more than OUT_BACKLOG of earlier ones is unread is dropped
  * whole. */
-#define OUT_CHUNK (64 * 1024)
-#define EMIT_HIGH (256u << 10)
+#define OUT_CHUNK (32 * 1024)
+#define EMIT_HIGH (64u << 10)
 #define EMIT_SLICE 256
 #define OUT_BACKLOG (4u << 20)
 
@@ -87,6 +87,7 @@ struct app {
 	bool emit_drop;      /* dropped whole: the backlog when it began */
 	size_t emit_backlog; /* that backlog, bytes */
 	size_t emitted;      /* rows formatted so far */
+	bool round_said;     /* its D! line is out */
 };
 
 /* Hand the whole lines in app->out to the output queue and empty it.
@@ -140,9 +141,34 @@ static bool continuous_done(const struct app *app)
 	       !probe_round_running(app->probe);
 }
 
+/* As soon as the round ends (its lines may still wait for the reader),
+ * once: the W! about triggers it coalesced, its counters on stderr (-v). */
+static void round_said(struct app *app)
+{
+	const struct probe_stats *st = probe_stats(app->probe);
+
+	if (app->round_said)
+		return;
+	app->round_said = true;
+	report_coalesced(app);
+	log_msg(
+	    LOG_DEBUG,
+	    "round %llu: %llu rows, %llu sent, %llu answered, "
+	    "%llu timeouts, %llu errors, %llu replies dropped (matched no "
+	    "query), %llu UDP answers timed without kernel stamps, %.3f ms, "
+	    "worst send lag %.3f ms",
+	    (unsigned long long)app->rounds, (unsigned long long)st->queries,
+	    (unsigned long long)st->sent, (unsigned long long)st->answered,
+	    (unsigned long long)st->timeouts, (unsigned long long)st->errors,
+	    (unsigned long long)st->dropped,
+	    (unsigned long long)st->clock_fallbacks,
+	    (double)st->duration_ns / NS_PER_MS,
+	    (double)st->send_lag_ns / NS_PER_MS);
+}
+
 /* The round's end, once its rows are all in the queue: the summary's
- * totals, the self_metrics line (or the whole text table), the debug line,
- * and the round marked whole. Returns false when stdout is gone. */
+ * totals, the self_metrics line (or the whole text table), and the round
+ * marked whole. Returns false when stdout is gone. */
 static bool emit_end(struct app *app)
 {
 	size_t n;
@@ -150,7 +176,6 @@ static bool emit_end(struct app *app)
 	const struct probe_stats *st = probe_stats(app->probe);
 
 	app->emitting = false;
-	report_coalesced(app);
 	continuous_round(app, res, n);
 	if (app->emit_drop) {
 		log_msg(LOG_WARN,
@@ -169,19 +194,6 @@ static bool emit_end(struct app *app)
 		        (unsigned long long)app->rounds);
 		lineproto_reset(&app->out);
 	}
-	log_msg(
-	    LOG_DEBUG,
-	    "round %llu: %llu rows, %llu sent, %llu answered, "
-	    "%llu timeouts, %llu errors, %llu replies dropped (matched no "
-	    "query), %llu UDP answers timed without kernel stamps, %.3f ms, "
-	    "worst send lag %.3f ms",
-	    (unsigned long long)app->rounds, (unsigned long long)st->queries,
-	    (unsigned long long)st->sent, (unsigned long long)st->answered,
-	    (unsigned long long)st->timeouts, (unsigned long long)st->errors,
-	    (unsigned long long)st->dropped,
-	    (unsigned long long)st->clock_fallbacks,
-	    (double)st->duration_ns / NS_PER_MS,
-	    (double)st->send_lag_ns / NS_PER_MS);
 	return queue_round(app, true);
 }
 
@@ -217,6 +229,8 @@ static bool emit_some(struct app *app, bool force)
 	ready = probe_rows_ready(app->probe);
 	running = probe_round_running(app->probe);
 	res = probe_results(app->probe, &n);
+	if (!running)
+		round_said(app);
 	if (app->text || app->emit_drop)
 		return running ? true : emit_end(app);
 	stop = ready;
@@ -251,6 +265,7 @@ static void start_round(struct app *app)
 	 * one: rounds are dropped whole, not cut. */
 	lineproto_reset(&app->out);
 	app->emitting = true;
+	app->round_said = false;
 	app->emitted = 0;
 	app->emit_backlog = out_stdout_queued();
 	app->emit_drop = !app->text && app->emit_backlog > OUT_BACKLOG;

@@ -116,7 +116,8 @@ int plan_new(struct plan **out, const struct conf *conf)
 	}
 	p->keys = calloc(n_keys ? n_keys : 1, sizeof(*p->keys));
 	p->key_hash = calloc(n_keys ? n_keys : 1, sizeof(*p->key_hash));
-	if (p->keys == NULL || p->key_hash == NULL)
+	p->key_row = calloc(n_keys ? n_keys : 1, sizeof(*p->key_row));
+	if (p->keys == NULL || p->key_hash == NULL || p->key_row == NULL)
 		goto fail;
 
 	for (size_t i = 0; i < conf->n_targets; i++) {
@@ -148,6 +149,7 @@ int plan_new(struct plan **out, const struct conf *conf)
 				k->transport = (uint8_t)tr;
 				k->port = plan_port(t, k->server, tr);
 				k->index = (uint32_t)p->n_keys;
+				p->key_row[p->n_keys] = (uint32_t)p->n_rows;
 				p->key_hash[p->n_keys++] = key_hash(k);
 				p->n_rows += t->n_queries;
 			}
@@ -173,6 +175,7 @@ int plan_new(struct plan **out, const struct conf *conf)
 			k->port = plan_port(t, k->server, tr);
 			k->reference = true;
 			k->index = (uint32_t)p->n_keys;
+			p->key_row[p->n_keys] = (uint32_t)p->n_rows;
 			p->key_hash[p->n_keys++] = key_hash(k);
 			p->n_rows++;
 		}
@@ -200,6 +203,7 @@ void plan_free(struct plan *p)
 	free(p->targets);
 	free(p->keys);
 	free(p->key_hash);
+	free(p->key_row);
 	free(p);
 }
 
@@ -213,15 +217,27 @@ void plan_rows_init(const struct plan *p, struct result *rows)
 		    &p->targets[key->target - p->conf->targets];
 
 		if (key->reference) {
-			rows[r] =
-			    (struct result){.key = key, .query = &pt->zone_soa};
+			rows[r] = (struct result){.key = key,
+			                          .query = &pt->zone_soa,
+			                          .inst_hist = rows[r].inst_hist};
 			r++;
 			continue;
 		}
-		for (size_t q = 0; q < key->target->n_queries; q++)
-			rows[r++] = (struct result){
-			    .key = key, .query = &key->target->queries[q]};
+		for (size_t q = 0; q < key->target->n_queries; q++, r++)
+			rows[r] = (struct result){
+			    .key = key,
+			    .query = &key->target->queries[q],
+			    .inst_hist = rows[r].inst_hist};
 	}
+}
+
+size_t plan_row_pos(const struct plan *p, const struct result *row)
+{
+	const struct result_key *k = row->key;
+
+	if (k->reference)
+		return p->key_row[k->index];
+	return p->key_row[k->index] + (size_t)(row->query - k->target->queries);
 }
 
 static const struct plan_target *target_of(const struct plan *p,

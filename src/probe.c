@@ -264,6 +264,28 @@ void probe_free(struct probe *p)
 	free(p);
 }
 
+/* After an aborted round, rows stand where compaction moved them: put
+ * each row's history (inst_hist) back at its plan position. Descending, a
+ * row only moves up (its place is at or after where it stands), so no
+ * value is read after being overwritten. A dropped row whose place a moved
+ * row took loses its history. */
+static void uncompact(struct probe *p)
+{
+	if (!p->compacted)
+		return;
+	for (size_t i = p->n_results; i-- > 0;) {
+		size_t pos = plan_row_pos(p->plan, &p->rows[i]);
+		uint32_t h = p->rows[i].inst_hist;
+
+		if (pos == i)
+			continue;
+		p->rows[i].inst_hist = 0;
+		p->rows[pos].inst_hist = h;
+	}
+	p->compacted = false;
+	plan_rows_init(p->plan, p->rows);
+}
+
 int probe_rebuild(struct probe *p)
 {
 	struct plan *plan;
@@ -299,6 +321,13 @@ int probe_rebuild(struct probe *p)
 	p->key_unit = key_unit;
 	p->n_units = n_units;
 	p->next_unit = n_units;
+	/* instance_changed history follows the rows' content. */
+	uncompact(p);
+	plan_rows_init(plan, rows);
+	if (identity_replan(p->identity, p->plan, p->rows, p->n, plan, rows,
+	                    plan->n_rows) < 0)
+		log_msg(LOG_WARN, "out of memory: instance_changed history "
+		                  "starts again");
 	plan_free(p->plan);
 	free(p->rows);
 	free(p->jobs);
@@ -307,7 +336,6 @@ int probe_rebuild(struct probe *p)
 	p->jobs = jobs;
 	p->n = plan->n_rows;
 	p->n_results = 0;
-	plan_rows_init(plan, rows);
 	return 0;
 }
 
@@ -397,7 +425,7 @@ void probe_job_done(struct probe *p, uint32_t j, enum result_kind kind,
 	if (kind != RESULT_SUCCESS && !r->has_reply)
 		r->rtt_ns = -1;
 	if (kind == RESULT_ERROR && !r->has_reply)
-		r->error = error;
+		result_set_error(r, error);
 	set_st(p, j, JOB_DONE);
 	p->done++;
 	p->units[p->key_unit[r->key->index]].left--;
@@ -423,7 +451,7 @@ static void tr_done_cb(void *sched, uint32_t j, const struct tr_done *d)
 		return;
 	}
 	kind = row_fill(&p->rows[j], d, &p->arena, &p->row_cache);
-	probe_job_done(p, j, kind, p->rows[j].error);
+	probe_job_done(p, j, kind, result_error(&p->rows[j]));
 }
 
 static void tr_unblocked_cb(void *sched, size_t t)
@@ -452,7 +480,9 @@ int probe_round_start(struct probe *p)
 
 	if (p->running)
 		return -EBUSY;
+	uncompact(p); /* before n_results is reset: it reads the last round */
 	arena_reset(&p->arena);
+	result_errors_reset();
 	memset(&p->row_cache, 0, sizeof(p->row_cache));
 	memset(&p->stats, 0, sizeof(p->stats));
 	p->n_results = 0;
@@ -519,8 +549,10 @@ static void round_finish(struct probe *p)
 	for (size_t i = p->n_results; i < p->n; i++) {
 		if (st(p, (uint32_t)i) != JOB_DONE)
 			continue;
-		if (kept != i)
+		if (kept != i) {
 			p->rows[kept] = p->rows[i];
+			p->compacted = true;
+		}
 		kept++;
 	}
 	finalize(p, p->n_results, kept);

@@ -95,6 +95,7 @@ struct probe {
 	uint32_t *key_unit; /* per plan key: its unit */
 	size_t n_units;
 	size_t next_unit; /* the first unit not final yet */
+	bool compacted;   /* an aborted round moved rows off their places */
 	struct arena arena; /* the round's copied bytes and row details */
 	/* round */
 	bool running;

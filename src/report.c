@@ -507,8 +507,8 @@ static void error_field(struct lineproto *lp, const struct result *r)
 {
 	char cause[128], name[32];
 
-	if (r->error) {
-		field_text(lp, "error", r->error);
+	if (result_error(r)) {
+		field_text(lp, "error", result_error(r));
 		return;
 	}
 	if (r->has_reply)

@@ -200,8 +200,8 @@ static void cell_text(char *cell, const struct result *r, enum column col)
 		return;
 	case COL_RESULT:
 		/* the cause, when no rcode column explains it */
-		if (r->kind == RESULT_ERROR && r->error)
-			snprintf(tmp, sizeof(tmp), "error (%s)", r->error);
+		if (r->kind == RESULT_ERROR && result_error(r))
+			snprintf(tmp, sizeof(tmp), "error (%s)", result_error(r));
 		else
 			snprintf(tmp, sizeof(tmp), "%s", report_result_name(r->kind));
 		cell_str(cell, tmp, SIZE_MAX);

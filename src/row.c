@@ -53,7 +53,7 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 	if (d->err != 0 || m == NULL) {
 		r->hop_limit = -1;
 		r->rtt_ns = -1;
-		r->error = d->error ? d->error : "network error";
+		result_set_error(r, d->error ? d->error : "network error");
 		return RESULT_ERROR;
 	}
 	r->has_reply = true;
@@ -88,4 +88,43 @@ enum result_kind row_fill(struct result *r, const struct tr_done *d,
 	}
 	return row_rcode_expected(r->query, m->rcode) ? RESULT_SUCCESS
 	                                              : RESULT_ERROR;
+}
+
+/* ---- the round's error texts ------------------------------------------ */
+
+const char *result_error_texts[RESULT_ERRORS];
+static unsigned n_error_texts; /* used: 1 .. n_error_texts */
+
+#define OTHER_ERROR (RESULT_ERRORS - 1)
+
+void result_errors_reset(void)
+{
+	n_error_texts = 0;
+}
+
+void result_set_error(struct result *r, const char *text)
+{
+	unsigned i;
+
+	if (text == NULL) {
+		r->error_id = 0;
+		return;
+	}
+	/* Few distinct texts a round: pointers first, then contents. */
+	for (i = 1; i <= n_error_texts; i++)
+		if (result_error_texts[i] == text)
+			break;
+	if (i > n_error_texts)
+		for (i = 1; i <= n_error_texts; i++)
+			if (strcmp(result_error_texts[i], text) == 0)
+				break;
+	if (i > n_error_texts) {
+		if (n_error_texts + 1 < OTHER_ERROR) {
+			result_error_texts[++n_error_texts] = text;
+		} else {
+			result_error_texts[OTHER_ERROR] = "other error";
+			i = OTHER_ERROR;
+		}
+	}
+	r->error_id = (uint8_t)i;
 }

@@ -1,6 +1,7 @@
 /*
  * identity: the instance rule, instance_map, and instance_changed against
- * history keyed by row content, across a rebuilt plan.
+ * history kept in the rows, carried by row content across a rebuilt plan
+ * whose rows moved.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,6 +106,7 @@ static void test_rule_and_history(void **state)
 	assert_int_equal(identity_new(&id, &g_conf), 0);
 	assert_int_equal(plan_new(&plan, &g_conf), 0);
 	assert_int_equal(plan->n_rows, 6);
+	memset(rows, 0, sizeof(rows));
 	plan_rows_init(plan, rows);
 	/* Server 1: no NSID; hostname.bind and id.server answer. */
 	set_txt(&rows[1], "fra1-a");
@@ -124,21 +126,59 @@ static void test_rule_and_history(void **state)
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(rows[i].instance_changed, 0);
 
-	/* The plan is rebuilt (new memory, same content): history holds. */
-	plan_free(plan);
-	assert_int_equal(plan_new(&plan, &g_conf), 0);
-	plan_rows_init(plan, rows);
-	set_txt(&rows[1], "fra1-c"); /* maps to fra1 again: no change */
-	set_txt(&rows[2], "arn2-d"); /* a change on that row only */
-	identity_round(id, plan, rows, 3);
-	assert_int_equal(rows[0].instance_changed, 0);
-	assert_int_equal(rows[1].instance_changed, 0);
-	assert_int_equal(rows[2].instance_changed, 1);
-	/* Unknown now: no instance, no changed field. */
-	plan_rows_init(plan, rows);
-	identity_round(id, plan, rows, 3);
-	assert_null(rows[0].instance);
-	assert_int_equal(rows[0].instance_changed, -1);
+	/* The plan is rebuilt with a new server in front: every row moves 3
+	 * places, history follows the content (identity_replan). */
+	{
+		struct conf_server three[3];
+		struct result moved[9];
+		struct plan *p2;
+
+		memset(three, 0, sizeof(three));
+		three[0] = g_servers[0];
+		memcpy(three[0].addr_text, "192.0.2.9", 10);
+		three[1] = g_servers[0];
+		three[2] = g_servers[1];
+		g_target.servers = three;
+		g_target.n_servers = 3;
+		assert_int_equal(plan_new(&p2, &g_conf), 0);
+		assert_int_equal(p2->n_rows, 9);
+		memset(moved, 0, sizeof(moved));
+		plan_rows_init(p2, moved);
+		assert_int_equal(identity_replan(id, plan, rows, 6, p2, moved, 9),
+		                 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(moved[i].inst_hist, 0); /* new server */
+		for (int i = 3; i < 9; i++)
+			assert_int_equal(moved[i].inst_hist, rows[i - 3].inst_hist);
+		identity_begin(id);
+		set_txt(&moved[4], "fra1-c"); /* maps to fra1 again: no change */
+		set_txt(&moved[5], "arn2-d"); /* a change on that row only */
+		identity_rows(id, p2, moved + 3, 3);
+		assert_int_equal(moved[3].instance_changed, 0);
+		assert_int_equal(moved[4].instance_changed, 0);
+		assert_int_equal(moved[5].instance_changed, 1);
+		/* Back to two servers: the rows of 192.0.2.9 wait in the away
+		 * table; the others come back to their first places. */
+		g_target.servers = g_servers;
+		g_target.n_servers = 2;
+		memset(rows, 0, sizeof(rows));
+		plan_rows_init(plan, rows);
+		assert_int_equal(identity_replan(id, p2, moved, 9, plan, rows, 6),
+		                 0);
+		assert_int_equal(rows[2].inst_hist, moved[5].inst_hist);
+		assert_int_not_equal(rows[2].inst_hist, 0);
+		plan_free(p2);
+	}
+	/* Unknown now: no instance, no changed field, history kept. */
+	{
+		uint32_t kept = rows[0].inst_hist;
+
+		plan_rows_init(plan, rows);
+		identity_round(id, plan, rows, 3);
+		assert_null(rows[0].instance);
+		assert_int_equal(rows[0].instance_changed, -1);
+		assert_int_equal(rows[0].inst_hist, kept);
+	}
 	plan_free(plan);
 	identity_free(id);
 }

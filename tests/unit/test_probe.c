@@ -329,10 +329,10 @@ static void test_timeouts_retries(void **state)
 		assert_int_equal(r[i].rtt_ns, -1);
 		if (r[i].key->transport == 0) {
 			assert_int_equal(r[i].kind, RESULT_TIMEOUT);
-			assert_null(r[i].error);
+			assert_null(result_error(&r[i]));
 		} else {
 			assert_int_equal(r[i].kind, RESULT_ERROR);
-			assert_string_equal(r[i].error, "malformed response");
+			assert_string_equal(result_error(&r[i]), "malformed response");
 		}
 	}
 	assert_int_equal(g_fake[0]->cancels, 12);

@@ -187,7 +187,7 @@ static void c_conn_refused(struct result *r)
 	r->kind = RESULT_ERROR;
 	r->key = key(r->key->target, r->key->server, 1);
 	r->rtt_ns = -1;
-	r->error = "connection refused";
+	result_set_error(r, "connection refused");
 }
 
 static void c_tcp(struct result *r)
