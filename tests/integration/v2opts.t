@@ -108,11 +108,19 @@ for my $map (undef, '^(arn1)-q[0-9]+$ \1') {
 
 # --- source -----------------------------------------------------------------
 # A recorder on 127.0.0.1: UDP and TCP, never answers, logs each peer.
-my $udp = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-    Type => SOCK_DGRAM) or die "udp: $!\n";
-my $port = $udp->sockport;
-my $tcp = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => $port,
-    Type => SOCK_STREAM, Listen => 16, ReuseAddr => 1) or die "tcp: $!\n";
+# The kernel picks the UDP port; TCP on the same number may be taken (by
+# another test's connection): then try another pair.
+my ($udp, $tcp, $port);
+for (1 .. 50) {
+	$udp = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+	    Type => SOCK_DGRAM) or die "udp: $!\n";
+	$port = $udp->sockport;
+	$tcp = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => $port,
+	    Type => SOCK_STREAM, Listen => 16, ReuseAddr => 1) and last;
+	close $udp;
+	$udp = undef;
+}
+die "no UDP and TCP port pair free: $!\n" unless $tcp;
 my $conf = make_conf("$dir/source.conf",
     probe => { timeout => '300ms', retries => 0, identity => '' },
     targets => [ { name => 'src', server => ['127.0.0.1'], port => $port,
