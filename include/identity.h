@@ -33,8 +33,7 @@ void identity_begin(struct identity *id);
  * rows dropped by an aborted round are already taken out). A round's rows
  * may come in several calls (probe hands over each group as it ends).
  * Mapped instance strings live in ID's storage until identity_begin(). */
-void identity_rows(struct identity *id, const struct plan *plan,
-                   struct result *rows, size_t n);
+void identity_rows(struct identity *id, struct result *rows, size_t n);
 /* The plan was rebuilt: carry each row's history (inst_hist) from
  * OLD_ROWS (N_OLD rows of OLD_PLAN, each at its plan position) to the rows
  * of NEW_ROWS with the same content (plan_row_hash); rows that left wait
@@ -45,8 +44,7 @@ int identity_replan(struct identity *id, const struct plan *old_plan,
                     const struct plan *new_plan, struct result *new_rows,
                     size_t n_new);
 /* identity_begin() and identity_rows() of a whole round. */
-void identity_round(struct identity *id, const struct plan *plan,
-                    struct result *rows, size_t n);
+void identity_round(struct identity *id, struct result *rows, size_t n);
 
 /* Apply the map to BUF (LEN bytes): the replacement on a match, else the
  * bytes unchanged. Writes at most CAP bytes to OUT, returns the length.

@@ -18,11 +18,13 @@
  * check per RRset (more only when a signature fails), but a signature
  * check seen before (same RRset, RRSIG and keys) is looked up, not redone:
  * ECDSA P-256 verification is about 0.1 ms, the look-up microseconds.
- * Rows of targets without an anchor cost a pointer comparison.
+ * Rows of targets without an anchor cost a pointer comparison. What is
+ * remembered (checks across rounds, verdicts within one) is in
+ * dnssec_cache.c; the types both share in dnssec_int.h.
  */
 #include "dnssec.h"
 #include "dnssec_anchor.h"
-#include "hash.h"
+#include "dnssec_int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -37,19 +39,6 @@
 #include "dnsmsg.h"
 #include "result.h"
 
-/* Verdicts on an RRset; a larger value is the more telling error, the one a
- * row reports. V_ANCHOR only ever comes from the DNSKEY set. */
-enum verr {
-	V_OK = 0,
-	V_NOSIG,
-	V_ANCHOR,
-	V_UNSUPPORTED,
-	V_NOKEY,
-	V_BAD,
-	V_NOT_YET,
-	V_EXPIRED,
-};
-
 static const char *const verr_text[] = {
     [V_OK] = NULL,
     [V_NOSIG] = "no signature",
@@ -59,52 +48,6 @@ static const char *const verr_text[] = {
     [V_BAD] = "bad signature",
     [V_NOT_YET] = "signature not yet valid",
     [V_EXPIRED] = "signature expired",
-};
-
-/* Signature checks already made: the crypto result of (RRset, RRSIG, key
- * set) is a function of their bytes alone, and an anycast service hands the
- * same signed RRsets to every address and transport, round after round.
- * Entries are replaced round-robin. The time check is not cached. */
-#define VCACHE 256
-
-struct vcache_entry {
-	uint64_t hash;
-	uint8_t *bytes; /* the RRset, the RRSIG and the keys in wire form */
-	size_t len;
-	ldns_status st; /* ldns_verify_rrsig_keylist_notime() */
-};
-
-/* This round's verdicts by response: the rows of every address and
- * transport of a service usually carry byte-identical responses (but for
- * the ID), and a row's verdict depends only on the anchor, its response
- * and the group's DNSKEY response (and the round's clock). A row whose
- * pair was seen this round copies the verdict instead of decoding and
- * checking again. Open addressing, a few probes; when full, rows are
- * simply checked. Responses are compared byte for byte, not by hash. */
-#define MEMO 4096 /* a power of 2 */
-#define MEMO_PROBES 8
-
-struct memo {
-	const struct anchor *a;
-	const uint8_t *wire, *kwire; /* kwire NULL: the DNSKEY row itself */
-	uint32_t len, klen;
-	uint64_t hash;
-	const char *error;
-	const char *tags;
-	int32_t expires_in_s;
-	uint8_t tag;
-	bool used, usable, has_expiry;
-};
-
-struct dnssec {
-	const struct conf *conf;
-	struct anchor *anchors; /* one per conf->targets[i] */
-	char **tags;            /* this round's dnskey_tags strings */
-	size_t n_tags, cap_tags;
-	struct vcache_entry cache[VCACHE];
-	size_t cache_next;
-	ldns_buffer *scratch;
-	struct memo *memo; /* MEMO entries; NULL: no memo */
 };
 
 /* The group's key set, from its DNSKEY row. */
@@ -163,47 +106,6 @@ static bool covers(const ldns_rr *sig, const ldns_rr *rr)
 	       same_name(ldns_rr_owner(sig), ldns_rr_owner(rr));
 }
 
-/* ldns_verify_rrsig_keylist_notime(), remembered. */
-static ldns_status verify_notime(struct dnssec *d, const ldns_rr_list *rrset,
-                                 const ldns_rr *sig, const ldns_rr_list *keys)
-{
-	ldns_buffer *b = d->scratch;
-	bool cacheable = b != NULL;
-
-	if (cacheable) {
-		ldns_buffer_clear(b);
-		for (size_t i = 0; i < ldns_rr_list_rr_count(rrset); i++)
-			ldns_rr2buffer_wire(b, ldns_rr_list_rr(rrset, i),
-			                    LDNS_SECTION_ANSWER);
-		ldns_rr2buffer_wire(b, sig, LDNS_SECTION_ANSWER);
-		for (size_t i = 0; i < ldns_rr_list_rr_count(keys); i++)
-			ldns_rr2buffer_wire(b, ldns_rr_list_rr(keys, i),
-			                    LDNS_SECTION_ANSWER);
-		cacheable = ldns_buffer_status_ok(b);
-	}
-	const uint8_t *bytes = cacheable ? ldns_buffer_begin(b) : NULL;
-	size_t len = cacheable ? ldns_buffer_position(b) : 0;
-	uint64_t h = cacheable ? hash_fnv(HASH_FNV_OFFSET, bytes, len) : 0;
-
-	for (size_t i = 0; cacheable && i < VCACHE; i++) {
-		const struct vcache_entry *e = &d->cache[i];
-		if (e->bytes != NULL && e->hash == h && e->len == len &&
-		    memcmp(e->bytes, bytes, len) == 0)
-			return e->st;
-	}
-	ldns_status st =
-	    ldns_verify_rrsig_keylist_notime(rrset, sig, keys, NULL);
-	uint8_t *copy = cacheable ? malloc(len) : NULL;
-	if (copy != NULL) {
-		struct vcache_entry *e = &d->cache[d->cache_next];
-		memcpy(copy, bytes, len);
-		free(e->bytes);
-		*e = (struct vcache_entry){h, copy, len, st};
-		d->cache_next = (d->cache_next + 1) % VCACHE;
-	}
-	return st;
-}
-
 /* The validity period of SIG at NOW, serial arithmetic as RFC 4034 3.1.5
  * and ldns_verify_rrsig_keylist_time() do it. */
 static enum verr check_time(const ldns_rr *sig, time_t now)
@@ -247,7 +149,8 @@ static enum verr check_rrset(struct dnssec *d, const ldns_rr_list *sec,
 
 		if (!covers(sig, first))
 			continue;
-		enum verr e = from_status(verify_notime(d, rrset, sig, keys));
+		enum verr e =
+		    from_status(dnssec_verify_notime(d, rrset, sig, keys));
 		if (e == V_OK)
 			e = check_time(sig, now);
 		if (e == V_OK) {
@@ -471,66 +374,6 @@ static const struct anchor *anchor_of(const struct dnssec *d,
 	return a->zone != NULL ? a : NULL;
 }
 
-/* The memo entry for (A, KWIRE, WIRE), found (->used) or free to fill;
- * NULL when its probes are all taken by others. IDs are not compared. */
-static struct memo *memo_slot(struct dnssec *d, const struct anchor *a,
-                              const uint8_t *kwire, uint32_t klen,
-                              const uint8_t *wire, uint32_t len, uint64_t h)
-{
-	if (d->memo == NULL || len < 12 || (kwire != NULL && klen < 12))
-		return NULL;
-	for (size_t i = 0; i < MEMO_PROBES; i++) {
-		struct memo *m = &d->memo[(h + i) & (MEMO - 1)];
-		if (!m->used)
-			return m;
-		if (m->hash == h && m->a == a && m->len == len &&
-		    m->klen == klen && (m->kwire == NULL) == (kwire == NULL) &&
-		    memcmp(m->wire + 2, wire + 2, len - 2) == 0 &&
-		    (kwire == NULL ||
-		     memcmp(m->kwire + 2, kwire + 2, klen - 2) == 0))
-			return m;
-	}
-	return NULL;
-}
-
-static uint64_t wire_hash(const uint8_t *w, uint32_t len)
-{
-	return len < 12 ? 0 : hash_fnv(HASH_FNV_OFFSET, w + 2, len - 2);
-}
-
-static void memo_store(struct memo *m, const struct anchor *a,
-                       const uint8_t *kwire, uint32_t klen,
-                       const struct result *r, uint64_t h, bool usable,
-                       bool expiry)
-{
-	*m = (struct memo){
-	    .a = a,
-	    .wire = r->ext->wire,
-	    .kwire = kwire,
-	    .len = r->ext->wire_len,
-	    .klen = klen,
-	    .hash = h,
-	    .error = r->ext->dnssec_error,
-	    .tags = r->ext->dnskey_tags,
-	    .expires_in_s = r->ext->rrsig_expires_in_s,
-	    .tag = r->dnssec,
-	    .used = true,
-	    .usable = usable,
-	    .has_expiry = expiry,
-	};
-}
-
-static void memo_apply(const struct memo *m, struct result *r)
-{
-	r->dnssec = m->tag;
-	r->ext->dnssec_error = m->error;
-	r->ext->dnskey_tags = m->tags;
-	if (m->has_expiry) {
-		r->ext->has_rrsig_expiry = true;
-		r->ext->rrsig_expires_in_s = m->expires_in_s;
-	}
-}
-
 static bool has_wire(const struct result *r)
 {
 	return r->has_reply && r->ext != NULL && r->ext->wire != NULL;
@@ -550,28 +393,29 @@ static void check_group(struct dnssec *d, const struct anchor *a,
 	struct result *kr = &rows[k];
 	const uint8_t *kw = kr->ext->wire;
 	uint32_t kl = kr->ext->wire_len;
-	uint64_t kh = wire_hash(kw, kl);
-	struct memo *m = memo_slot(d, a, NULL, 0, kw, kl, kh);
+	uint64_t kh = dnssec_wire_hash(kw, kl);
+	struct memo *m = dnssec_memo_slot(d, a, NULL, 0, kw, kl, kh);
 
 	if (m != NULL && m->used) {
-		memo_apply(m, kr);
+		dnssec_memo_apply(m, kr);
 		usable = m->usable;
 	} else {
 		bool exp = check_keyset(d, a, kr, now, &ks);
 		have_ks = true;
 		usable = ks.usable;
 		if (m != NULL)
-			memo_store(m, a, NULL, 0, kr, kh, usable, exp);
+			dnssec_memo_store(m, a, NULL, 0, kr, kh, usable, exp);
 	}
 	for (size_t i = 0; usable && i < n; i++) {
 		struct result *r = &rows[i];
 		if (i == k || !has_wire(r))
 			continue;
-		uint64_t h = wire_hash(r->ext->wire, r->ext->wire_len) ^
+		uint64_t h = dnssec_wire_hash(r->ext->wire, r->ext->wire_len) ^
 		             (kh * 0x9e3779b97f4a7c15ULL);
-		m = memo_slot(d, a, kw, kl, r->ext->wire, r->ext->wire_len, h);
+		m = dnssec_memo_slot(d, a, kw, kl, r->ext->wire,
+		                     r->ext->wire_len, h);
 		if (m != NULL && m->used) {
-			memo_apply(m, r);
+			dnssec_memo_apply(m, r);
 			continue;
 		}
 		if (!have_ks) {
@@ -580,7 +424,7 @@ static void check_group(struct dnssec *d, const struct anchor *a,
 		}
 		bool exp = check_row(d, a, r, &ks, now);
 		if (m != NULL)
-			memo_store(m, a, kw, kl, r, h, true, exp);
+			dnssec_memo_store(m, a, kw, kl, r, h, true, exp);
 	}
 	ldns_rr_list_free(ks.keys);
 	ldns_pkt_free(ks.pkt);
@@ -635,7 +479,7 @@ void dnssec_pass(void *ctx, struct result *rows, size_t n)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	dnssec_rows(ctx, rows, n,
-	             (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	            (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
 /*

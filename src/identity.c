@@ -305,21 +305,18 @@ void identity_begin(struct identity *id)
 	arena_reset(&id->store);
 }
 
-void identity_round(struct identity *id, const struct plan *plan,
-                    struct result *rows, size_t n)
+void identity_round(struct identity *id, struct result *rows, size_t n)
 {
 	identity_begin(id);
-	identity_rows(id, plan, rows, n);
+	identity_rows(id, rows, n);
 }
 
-void identity_rows(struct identity *id, const struct plan *plan,
-                   struct result *rows, size_t n)
+void identity_rows(struct identity *id, struct result *rows, size_t n)
 {
 	const uint8_t *last_in = NULL, *last_out = NULL, *last_hashed = NULL;
 	size_t last_len = 0, last_out_len = 0, last_hashed_len = 0;
 	uint32_t last_h = 0;
 
-	(void)plan;
 	for (size_t g = 0; g < n;) {
 		const struct result_key *key = rows[g].key;
 		const struct result *hb = NULL, *ids = NULL;

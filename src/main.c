@@ -220,20 +220,20 @@ static bool emit_ready(struct app *app)
  * when stdout is gone. */
 static bool emit_some(struct app *app, bool force)
 {
-	size_t ready, n, stop;
+	size_t n, stop;
 	const struct result *res;
 	bool running;
 
 	if (!app->emitting)
 		return true;
-	ready = probe_rows_ready(app->probe);
+	probe_rows_ready(app->probe);
 	running = probe_round_running(app->probe);
 	res = probe_results(app->probe, &n);
 	if (!running)
 		round_said(app);
 	if (app->text || app->emit_drop)
 		return running ? true : emit_end(app);
-	stop = ready;
+	stop = n;
 	if (!force && running && stop - app->emitted > EMIT_SLICE)
 		stop = app->emitted + EMIT_SLICE;
 	if (!force && out_stdout_queued() >= EMIT_HIGH)

@@ -283,7 +283,6 @@ static void uncompact(struct probe *p)
 		p->rows[pos].inst_hist = h;
 	}
 	p->compacted = false;
-	plan_rows_init(p->plan, p->rows);
 }
 
 int probe_rebuild(struct probe *p)
@@ -321,8 +320,10 @@ int probe_rebuild(struct probe *p)
 	p->key_unit = key_unit;
 	p->n_units = n_units;
 	p->next_unit = n_units;
-	/* instance_changed history follows the rows' content. */
+	/* instance_changed history follows the rows' content: the old rows
+	 * back in their places first. */
 	uncompact(p);
+	plan_rows_init(p->plan, p->rows);
 	plan_rows_init(plan, rows);
 	if (identity_replan(p->identity, p->plan, p->rows, p->n, plan, rows,
 	                    plan->n_rows) < 0)
@@ -378,7 +379,7 @@ static void finalize(struct probe *p, size_t from, size_t to)
 {
 	if (to <= from)
 		return;
-	identity_rows(p->identity, p->plan, p->rows + from, to - from);
+	identity_rows(p->identity, p->rows + from, to - from);
 	for (size_t i = 0; i < p->n_passes; i++)
 		p->passes[i].fn(p->passes[i].ctx, p->rows + from, to - from);
 	p->n_results = to;
@@ -424,8 +425,8 @@ void probe_job_done(struct probe *p, uint32_t j, enum result_kind kind,
 		r->cookie = RESULT_COOKIE_ABSENT; /* the resend mark */
 	if (kind != RESULT_SUCCESS && !r->has_reply)
 		r->rtt_ns = -1;
-	if (kind == RESULT_ERROR && !r->has_reply)
-		result_set_error(r, error);
+	if (kind == RESULT_ERROR && !r->has_reply && error != NULL)
+		result_set_error(r, error); /* else row_fill set it */
 	set_st(p, j, JOB_DONE);
 	p->done++;
 	p->units[p->key_unit[r->key->index]].left--;
@@ -451,7 +452,7 @@ static void tr_done_cb(void *sched, uint32_t j, const struct tr_done *d)
 		return;
 	}
 	kind = row_fill(&p->rows[j], d, &p->arena, &p->row_cache);
-	probe_job_done(p, j, kind, result_error(&p->rows[j]));
+	probe_job_done(p, j, kind, NULL);
 }
 
 static void tr_unblocked_cb(void *sched, size_t t)
